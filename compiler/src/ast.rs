@@ -1,0 +1,140 @@
+//! The typed syntax tree: what the author wrote, with a span on every node.
+//!
+//! Built by [`crate::syntax`] from pest's pairs; read by [`crate::check`], which drops the spans.
+
+/// A byte range in one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Index of the file in the sources given to [`crate::compile`].
+    pub file: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A value with the place it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// One parsed source file.
+#[derive(Debug, Default)]
+pub struct File {
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Debug)]
+pub enum Statement {
+    Targets(Vec<Target>),
+    Domain(Domain),
+    Listen(Listen),
+    Log(Spanned<LogLevel>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Ejabberd,
+    Prosody,
+}
+
+#[derive(Debug)]
+pub struct Target {
+    pub server: Spanned<Server>,
+    /// The version as written, e.g. `23.01`.
+    pub version: Spanned<String>,
+}
+
+#[derive(Debug)]
+pub struct Domain {
+    pub name: Spanned<String>,
+    pub items: Vec<DomainItem>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub enum DomainItem {
+    Admins(Vec<Spanned<String>>),
+    Certificate {
+        cert: Spanned<String>,
+        key: Spanned<String>,
+        span: Span,
+    },
+    Archive(Archive),
+}
+
+#[derive(Debug)]
+pub struct Archive {
+    /// `archive off` writes `enabled: false`.
+    pub enabled: bool,
+    pub default: Option<Spanned<ArchivePolicy>>,
+    pub retention: Option<Spanned<Duration>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchivePolicy {
+    Always,
+    Roster,
+    Never,
+}
+
+/// A duration as written: `30d` is `Duration { amount: 30, unit: Day }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration {
+    pub amount: u64,
+    pub unit: TimeUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Year,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    Client,
+    Federation,
+    Http,
+}
+
+#[derive(Debug)]
+pub struct Listen {
+    pub kind: Spanned<ListenerKind>,
+    /// The port as written; range-checked by [`crate::check`].
+    pub port: Spanned<String>,
+    pub address: Option<Spanned<String>>,
+    pub items: Vec<ListenItem>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub enum ListenItem {
+    Tls(Spanned<TlsMode>),
+    Websocket(Spanned<String>),
+    Bosh(Spanned<String>),
+    Api {
+        path: Spanned<String>,
+        allow: Vec<Spanned<String>>,
+        span: Span,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Required,
+    Optional,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warning,
+    Error,
+}

@@ -1,0 +1,357 @@
+//! Parsing: source text to the typed AST, through the pest grammar in `grammar/xmpp.pest`.
+
+use pest::Parser as _;
+use pest::error::{ErrorVariant, InputLocation};
+use pest::iterators::Pair;
+
+use crate::ast::*;
+use crate::diagnostic::{Code, Sink, nearest};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../../grammar/xmpp.pest"]
+struct Grammar;
+
+/// Parses one file. A syntax error is reported to `sink` and yields `None`.
+pub(crate) fn parse(file: usize, text: &str, sink: &mut Sink) -> Option<File> {
+    match Grammar::parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            let root = pairs.next()?;
+            let b = Builder { file };
+            Some(File {
+                statements: root.into_inner().filter_map(|p| b.statement(p)).collect(),
+            })
+        }
+        Err(e) => {
+            report(file, text, &e, sink);
+            None
+        }
+    }
+}
+
+/// Turns pest's error into a diagnostic with human names and, for a misspelled word, the nearest keyword.
+fn report(file: usize, text: &str, e: &pest::error::Error<Rule>, sink: &mut Sink) {
+    let start = match e.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let found = word_at(text, start);
+    let span = Span {
+        file,
+        start,
+        end: start
+            + found
+                .len()
+                .max(1)
+                .min(text.len().saturating_sub(start).max(1)),
+    };
+    let (expected, keywords) = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<String> = positives.iter().map(|r| describe(*r)).collect();
+            names.sort();
+            names.dedup();
+            let kws: Vec<String> = positives.iter().filter_map(|r| keyword(*r)).collect();
+            (names, kws)
+        }
+        ErrorVariant::CustomError { message } => (vec![message.clone()], Vec::new()),
+    };
+    let what = if found.is_empty() {
+        if start >= text.len() {
+            "the end of the file".to_string()
+        } else {
+            format!("`{}`", first_char(text, start))
+        }
+    } else {
+        format!("`{found}`")
+    };
+    let message = format!("expected {}, found {what}", one_of(&expected));
+    let d = sink.error(Code::Syntax, span, message);
+    if let Some(k) = nearest(found, keywords.iter().map(String::as_str)).filter(|k| *k != found) {
+        d.hint(format!("try `{k}`"));
+    } else if expected.iter().any(|n| n == "a string") && !found.is_empty() {
+        d.hint(format!("try quoting it: \"{found}\""));
+    }
+}
+
+fn first_char(text: &str, at: usize) -> char {
+    text.get(at..).and_then(|s| s.chars().next()).unwrap_or(' ')
+}
+
+/// The word (letters, digits, `.`, `-`, `_`, `@`, `/`) starting at `at`.
+fn word_at(text: &str, at: usize) -> &str {
+    let rest = text.get(at..).unwrap_or("");
+    let len = rest
+        .find(|c: char| !(c.is_alphanumeric() || "._-@/:".contains(c)))
+        .unwrap_or(rest.len());
+    &rest[..len]
+}
+
+fn one_of(names: &[String]) -> String {
+    match names {
+        [] => "something else".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// The keyword a `kw_` rule matches (a rule's Debug form is its name in the grammar).
+fn keyword(rule: Rule) -> Option<String> {
+    format!("{rule:?}").strip_prefix("kw_").map(str::to_string)
+}
+
+/// The name of a rule as an author reads it in "expected …".
+fn describe(rule: Rule) -> String {
+    if let Some(k) = keyword(rule) {
+        return format!("`{k}`");
+    }
+    match rule {
+        Rule::EOI => "the end of the file",
+        Rule::string | Rule::string_inner => "a string",
+        Rule::integer => "a number",
+        Rule::version => "a version such as `23.01`",
+        Rule::duration => "a duration such as `30d`",
+        Rule::jid | Rule::bare_jid => "a user name or JID",
+        Rule::network => "an IP network such as `10.0.0.0/8`",
+        Rule::address => "an IP address",
+        Rule::target => "a server such as `ejabberd >= 23.01`",
+        _ => "something else",
+    }
+    .to_string()
+}
+
+struct Builder {
+    file: usize,
+}
+
+impl Builder {
+    fn span(&self, p: &Pair<Rule>) -> Span {
+        let s = p.as_span();
+        Span {
+            file: self.file,
+            start: s.start(),
+            end: s.end(),
+        }
+    }
+
+    fn spanned<T>(&self, p: &Pair<Rule>, value: T) -> Spanned<T> {
+        Spanned {
+            value,
+            span: self.span(p),
+        }
+    }
+
+    fn text(&self, p: &Pair<Rule>) -> Spanned<String> {
+        self.spanned(p, p.as_str().to_string())
+    }
+
+    /// A string literal with its escapes resolved.
+    fn string(&self, p: &Pair<Rule>) -> Spanned<String> {
+        let inner = p.clone().into_inner().next().map_or("", |i| i.as_str());
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some(other) => out.push(other),
+                    None => {}
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        self.spanned(p, out)
+    }
+
+    fn statement(&self, p: Pair<Rule>) -> Option<Statement> {
+        let span = self.span(&p);
+        Some(match p.as_rule() {
+            Rule::targets => {
+                Statement::Targets(p.into_inner().skip(1).map(|t| self.target(t)).collect())
+            }
+            Rule::domain => {
+                let mut it = p.into_inner().skip(1);
+                let name = self.string(&it.next()?);
+                let items = it.filter_map(|i| self.domain_item(i)).collect();
+                Statement::Domain(Domain { name, items, span })
+            }
+            Rule::listen => Statement::Listen(self.listen(p)?),
+            Rule::log => {
+                let level = p.into_inner().nth(1)?;
+                let value = match level.as_rule() {
+                    Rule::kw_debug => LogLevel::Debug,
+                    Rule::kw_info => LogLevel::Info,
+                    Rule::kw_warning => LogLevel::Warning,
+                    _ => LogLevel::Error,
+                };
+                Statement::Log(self.spanned(&level, value))
+            }
+            _ => return None,
+        })
+    }
+
+    fn target(&self, p: Pair<Rule>) -> Target {
+        let mut it = p.into_inner();
+        let (server, version) = (it.next(), it.next());
+        let server = server.map_or(
+            Spanned {
+                value: Server::Ejabberd,
+                span: Span {
+                    file: self.file,
+                    start: 0,
+                    end: 0,
+                },
+            },
+            |s| {
+                self.spanned(
+                    &s,
+                    if s.as_rule() == Rule::kw_prosody {
+                        Server::Prosody
+                    } else {
+                        Server::Ejabberd
+                    },
+                )
+            },
+        );
+        let version = version.map_or(
+            Spanned {
+                value: String::new(),
+                span: server.span,
+            },
+            |v| self.text(&v),
+        );
+        Target { server, version }
+    }
+
+    fn domain_item(&self, p: Pair<Rule>) -> Option<DomainItem> {
+        let span = self.span(&p);
+        Some(match p.as_rule() {
+            Rule::admins => DomainItem::Admins(
+                p.into_inner()
+                    .skip(1)
+                    .map(|j| match j.clone().into_inner().next() {
+                        Some(s) if s.as_rule() == Rule::string => self.string(&s),
+                        _ => self.text(&j),
+                    })
+                    .collect(),
+            ),
+            Rule::certificate => {
+                let strings: Vec<_> = p
+                    .into_inner()
+                    .filter(|i| i.as_rule() == Rule::string)
+                    .collect();
+                DomainItem::Certificate {
+                    cert: self.string(strings.first()?),
+                    key: self.string(strings.get(1)?),
+                    span,
+                }
+            }
+            Rule::archive => {
+                let mut archive = Archive {
+                    enabled: true,
+                    default: None,
+                    retention: None,
+                    span,
+                };
+                for item in p.into_inner().skip(1) {
+                    match item.as_rule() {
+                        Rule::kw_off => archive.enabled = false,
+                        Rule::archive_default => {
+                            let policy = item.into_inner().nth(1)?;
+                            let value = match policy.as_rule() {
+                                Rule::kw_always => ArchivePolicy::Always,
+                                Rule::kw_never => ArchivePolicy::Never,
+                                _ => ArchivePolicy::Roster,
+                            };
+                            archive.default = Some(self.spanned(&policy, value));
+                        }
+                        Rule::retention => {
+                            let d = item.into_inner().nth(1)?;
+                            archive.retention = Some(self.spanned(&d, duration(d.as_str())));
+                        }
+                        _ => {}
+                    }
+                }
+                DomainItem::Archive(archive)
+            }
+            _ => return None,
+        })
+    }
+
+    fn listen(&self, p: Pair<Rule>) -> Option<Listen> {
+        let span = self.span(&p);
+        let mut it = p.into_inner().skip(1).peekable();
+        let kind = it.next()?;
+        let kind = self.spanned(
+            &kind,
+            match kind.as_rule() {
+                Rule::kw_client => ListenerKind::Client,
+                Rule::kw_federation => ListenerKind::Federation,
+                _ => ListenerKind::Http,
+            },
+        );
+        let port = self.text(&it.next()?);
+        let mut listen = Listen {
+            kind,
+            port,
+            address: None,
+            items: Vec::new(),
+            span,
+        };
+        for item in it {
+            let item_span = self.span(&item);
+            match item.as_rule() {
+                Rule::address => listen.address = Some(self.text(&item)),
+                Rule::tls => {
+                    let mode = item.into_inner().nth(1)?;
+                    let value = if mode.as_rule() == Rule::kw_required {
+                        TlsMode::Required
+                    } else {
+                        TlsMode::Optional
+                    };
+                    listen
+                        .items
+                        .push(ListenItem::Tls(self.spanned(&mode, value)));
+                }
+                Rule::websocket => listen.items.push(ListenItem::Websocket(
+                    self.string(&item.into_inner().nth(1)?),
+                )),
+                Rule::bosh => listen
+                    .items
+                    .push(ListenItem::Bosh(self.string(&item.into_inner().nth(1)?))),
+                Rule::api => {
+                    let mut parts = item.into_inner().skip(1);
+                    let path = self.string(&parts.next()?);
+                    let allow = parts
+                        .filter(|n| n.as_rule() == Rule::network)
+                        .map(|n| self.text(&n))
+                        .collect();
+                    listen.items.push(ListenItem::Api {
+                        path,
+                        allow,
+                        span: item_span,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Some(listen)
+    }
+}
+
+/// A duration token the grammar already accepted, e.g. `30d`.
+fn duration(text: &str) -> Duration {
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let amount = text[..digits].parse().unwrap_or(u64::MAX);
+    let unit = match &text[digits..] {
+        "s" => TimeUnit::Second,
+        "min" => TimeUnit::Minute,
+        "h" => TimeUnit::Hour,
+        "d" => TimeUnit::Day,
+        "w" => TimeUnit::Week,
+        _ => TimeUnit::Year,
+    };
+    Duration { amount, unit }
+}

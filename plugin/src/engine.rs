@@ -1,0 +1,243 @@
+//! The compiler, run in the WebAssembly sandbox (the default) or natively (`--engine native`).
+//!
+//! The sandbox is a component with no imports at all, instantiated with an empty linker in a fresh
+//! store per call, bounded in fuel (execution) and linear memory. It is precompiled by build.rs and
+//! embedded in this binary, so no cranelift ships here and no artifact is ever read from disk.
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+
+use crate::{Error, Result};
+
+#[path = "engine_config.rs"]
+mod engine_config;
+
+mod bindings {
+    wasmtime::component::bindgen!({ world: "compiler", path: "../guest/wit" });
+}
+
+/// The precompiled component, made by build.rs with this very wasmtime version and configuration.
+static PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/compiler.cwasm"));
+/// The component itself (for inspection: its import list is checked by a test).
+pub static COMPONENT_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/compiler.wasm"));
+
+/// Where the compiler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// Inside the WebAssembly sandbox: no files, clock, environment or network.
+    Sandbox,
+    /// Linked into this binary.
+    Native,
+}
+
+/// Bounds of one sandboxed compile.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Units of wasmtime fuel (roughly, WebAssembly instructions).
+    pub fuel: u64,
+    /// Bytes of linear memory.
+    pub memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 10_000_000_000,
+            memory: 256 << 20,
+        }
+    }
+}
+
+/// A diagnostic as the host sees it, from either engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: String,
+    pub error: bool,
+    pub message: String,
+    pub hint: Option<String>,
+    pub file: usize,
+    pub start: usize,
+    pub end: usize,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// What a compile gives, from either engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    /// `(file name, text)`, empty when there is an error.
+    pub files: Vec<(String, String)>,
+    /// `(listener name, port)`.
+    pub ports: Vec<(String, u16)>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.error)
+    }
+}
+
+/// Compiles `(path, text)` sources, the root first.
+pub fn compile(kind: Kind, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
+    match kind {
+        Kind::Native => Ok(native(sources)),
+        Kind::Sandbox => Sandbox::new()?.compile(sources, limits),
+    }
+}
+
+fn native(sources: &[(String, String)]) -> Compiled {
+    let sources: Vec<xmpp_compiler::Source> = sources
+        .iter()
+        .map(|(p, t)| xmpp_compiler::Source {
+            path: p.clone(),
+            text: t.clone(),
+        })
+        .collect();
+    let out = xmpp_compiler::compile(&sources);
+    Compiled {
+        files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
+        ports: out.ports.into_iter().map(|p| (p.name, p.port)).collect(),
+        diagnostics: out
+            .diagnostics
+            .into_iter()
+            .map(|d| Diagnostic {
+                code: d.code.as_str().to_string(),
+                error: d.is_error(),
+                message: d.message,
+                hint: d.hint,
+                file: d.span.file,
+                start: d.span.start,
+                end: d.span.end,
+                line: d.line,
+                col: d.col,
+            })
+            .collect(),
+    }
+}
+
+/// The loaded component, ready to instantiate.
+#[derive(Debug)]
+pub struct Sandbox {
+    engine: Engine,
+    component: Component,
+}
+
+struct State {
+    memory_limit: usize,
+    hit_memory_limit: bool,
+}
+
+impl ResourceLimiter for State {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= self.memory_limit;
+        self.hit_memory_limit |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Result<Sandbox> {
+        let engine = Engine::new(&engine_config::config())
+            .map_err(|e| Error::new(format!("wasmtime: {e}")))?;
+        // SAFETY: PRECOMPILED was produced by `Engine::precompile_component` in build.rs, with the same
+        // pinned wasmtime version and the same `engine_config::config()`, and is embedded in this
+        // binary (never read from disk). wasmtime still checks version and configuration compatibility.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize(&engine, PRECOMPILED) }.map_err(|e| {
+            Error::new(format!(
+                "the embedded compiler component cannot be loaded: {e}"
+            ))
+        })?;
+        Ok(Sandbox { engine, component })
+    }
+
+    /// The names the component imports; the sandbox's promise is that there are none.
+    pub fn imports(&self) -> Vec<String> {
+        self.component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    /// One compile in a fresh store (a trapped instance cannot be entered again).
+    pub fn compile(&self, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
+        let mut store = Store::new(
+            &self.engine,
+            State {
+                memory_limit: limits.memory,
+                hit_memory_limit: false,
+            },
+        );
+        store.limiter(|s| s as &mut dyn ResourceLimiter);
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| Error::new(format!("wasmtime: {e}")))?;
+        let linker: Linker<State> = Linker::new(&self.engine); // empty: the guest gets nothing
+        let trap = |store: &Store<State>, e: wasmtime::Error| sandbox_error(store, e, limits);
+        let instance = bindings::Compiler::instantiate(&mut store, &self.component, &linker)
+            .map_err(|e| trap(&store, e))?;
+        let input: Vec<bindings::Source> = sources
+            .iter()
+            .map(|(p, t)| bindings::Source {
+                path: p.clone(),
+                text: t.clone(),
+            })
+            .collect();
+        let out = instance
+            .call_compile(&mut store, &input)
+            .map_err(|e| trap(&store, e))?;
+        Ok(Compiled {
+            files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
+            ports: out.ports.into_iter().map(|p| (p.name, p.port)).collect(),
+            diagnostics: out
+                .diagnostics
+                .into_iter()
+                .map(|d| Diagnostic {
+                    code: d.code,
+                    error: d.severity == bindings::Severity::Error,
+                    message: d.message,
+                    hint: d.hint,
+                    file: d.file as usize,
+                    start: d.start as usize,
+                    end: d.end as usize,
+                    line: d.line,
+                    col: d.col,
+                })
+                .collect(),
+        })
+    }
+}
+
+fn sandbox_error(store: &Store<State>, e: wasmtime::Error, limits: Limits) -> Error {
+    if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
+        return Error::new(format!(
+            "the compiler stopped at its execution bound ({} fuel units) before finishing; \
+             try a smaller input, or raise the bound with --fuel",
+            limits.fuel
+        ));
+    }
+    if store.data().hit_memory_limit {
+        return Error::new(format!(
+            "the compiler stopped at its memory bound ({} MiB) before finishing; \
+             try a smaller input, or raise the bound with --max-memory",
+            limits.memory >> 20
+        ));
+    }
+    Error::new(format!("the sandboxed compiler failed: {e}"))
+}

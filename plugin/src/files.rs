@@ -1,0 +1,79 @@
+//! Reading sources and writing outputs: all files complete, or none touched.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// Reads the root DSL file as `(path as given, text)`.
+pub fn read_source(path: &Path) -> Result<(String, String)> {
+    let text = fs::read_to_string(path)
+        .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+    Ok((path.display().to_string(), text))
+}
+
+/// Writes every `(name, text)` into `dir`: first all to temporary files beside their targets, then each
+/// renamed into place. On any failure the temporary files are removed and no target is touched.
+pub fn write_all(dir: &Path, files: &[(String, String)]) -> Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir)
+        .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let result = (|| {
+        for (name, text) in files {
+            let target = dir.join(name);
+            let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+            staged.push((tmp.clone(), target));
+            let mut f = fs::File::create(&tmp)
+                .map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
+        }
+        for (tmp, target) in &staged {
+            fs::rename(tmp, target)
+                .map_err(|e| Error::new(format!("cannot write {}: {e}", target.display())))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for (tmp, _) in &staged {
+            let _ = fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    Ok(staged.into_iter().map(|(_, t)| t).collect())
+}
+
+/// A private temporary folder, removed when dropped.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Result<TempDir> {
+        let base = std::env::temp_dir();
+        for attempt in 0..100u32 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let dir = base.join(format!("{prefix}-{}-{nanos}-{attempt}", std::process::id()));
+            match fs::create_dir(&dir) {
+                Ok(()) => return Ok(TempDir(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(Error::new(format!(
+                        "cannot create a folder in {}: {e}",
+                        base.display()
+                    )));
+                }
+            }
+        }
+        Err(Error::new("cannot create a temporary folder"))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,156 @@
+//! `helm-xmpp`: the command line. Every subcommand compiles first; nothing is written or handed to
+//! Helm when the compile has an error.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use helm_xmpp::engine::{self, Compiled, Kind, Limits};
+use helm_xmpp::{Error, Result, files, helm, report};
+
+/// Compile one XMPP configuration language to ejabberd.yml and prosody.cfg.lua, and feed them to Helm.
+#[derive(Debug, Parser)]
+#[command(name = "helm-xmpp", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Compile FILE and write ejabberd.yml and prosody.cfg.lua into a folder.
+    Compile {
+        /// The root DSL file.
+        file: PathBuf,
+        /// The folder to write into.
+        #[arg(short, long, default_value = "out")]
+        out: PathBuf,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Check FILE and print every diagnostic; exits non-zero on errors.
+    Check {
+        file: PathBuf,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Compile, then `helm template` the chart with the results: render CHART -f site.xmpp [helm flags…].
+    Render(HelmArgs),
+    /// Compile, then `helm install` with the results: install NAME CHART -f site.xmpp [helm flags…].
+    Install(HelmArgs),
+    /// Compile, then `helm upgrade` with the results: upgrade NAME CHART -f site.xmpp [helm flags…].
+    Upgrade(HelmArgs),
+}
+
+#[derive(Debug, Args)]
+struct EngineArgs {
+    /// Where the compiler runs.
+    #[arg(long, value_enum, default_value = "sandbox")]
+    engine: Kind,
+    /// The sandbox's execution bound, in fuel units.
+    #[arg(long, default_value_t = Limits::default().fuel)]
+    fuel: u64,
+    /// The sandbox's memory bound, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory >> 20)]
+    max_memory: usize,
+}
+
+#[derive(Debug, Args)]
+struct HelmArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Helm's arguments; `-f FILE.xmpp` (or `--dsl FILE`) names the DSL file.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Cmd::Check { file, engine } => {
+            let (sources, compiled) = compile(&file, &engine)?;
+            if !compiled.has_errors() {
+                let warnings = compiled.diagnostics.len();
+                eprintln!(
+                    "{}: no errors{}",
+                    sources[0].0,
+                    if warnings > 0 {
+                        format!(", {warnings} warning(s)")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(exit(&compiled))
+        }
+        Cmd::Compile { file, out, engine } => {
+            let (_, compiled) = compile(&file, &engine)?;
+            if compiled.has_errors() {
+                return Ok(ExitCode::FAILURE);
+            }
+            for path in files::write_all(&out, &compiled.files)? {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Render(a) => with_helm("template", a),
+        Cmd::Install(a) => with_helm("install", a),
+        Cmd::Upgrade(a) => with_helm("upgrade", a),
+    }
+}
+
+fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
+    let (dsl, rest) = helm::split_args(&a.args)?;
+    let (_, compiled) = compile(&dsl, &a.engine)?;
+    if compiled.has_errors() {
+        eprintln!("error: {} has errors; helm was not run", dsl.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    let tmp = files::TempDir::new("helm-xmpp")?;
+    let values = tmp.0.join("compiled-values.yaml");
+    files::write_all(
+        &tmp.0,
+        &[("compiled-values.yaml".into(), helm::values_yaml(&compiled)?)],
+    )?;
+    let status = helm::run(subcommand, &rest, &values)?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
+
+/// Reads and compiles the root file, printing every diagnostic to standard error.
+fn compile(file: &Path, e: &EngineArgs) -> Result<(Vec<(String, String)>, Compiled)> {
+    let sources = vec![files::read_source(file)?];
+    let limits = Limits {
+        fuel: e.fuel,
+        memory: e
+            .max_memory
+            .checked_shl(20)
+            .ok_or_else(|| Error::new("--max-memory is too large"))?,
+    };
+    let compiled = engine::compile(e.engine, &sources, limits)?;
+    for d in &compiled.diagnostics {
+        eprint!("{}", report::render(d, &sources));
+    }
+    Ok((sources, compiled))
+}
+
+fn exit(c: &Compiled) -> ExitCode {
+    if c.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
