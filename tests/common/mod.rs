@@ -1,0 +1,165 @@
+//! Helpers shared by the integration tests: the built binary, free loopback ports, temporary
+//! folders, processes that are always stopped, and a bare-bones HTTP client for loopback.
+#![allow(dead_code, clippy::unwrap_used, clippy::print_stdout)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub use helm_xmpp::files::TempDir;
+
+/// The `helm-xmpp` binary cargo built for these tests.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_helm-xmpp"))
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Runs a command, returning its output; panics with its stderr if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A port that was free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Where tests/setup puts the tools it builds.
+pub fn tool(name: &str) -> PathBuf {
+    let cache = std::env::var_os("HELM_XMPP_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+            base.join("helm-xmpp")
+        });
+    let path = cache.join("bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run tests/setup first",
+        path.display()
+    );
+    path
+}
+
+/// Polls `ready` until it is true or `limit` passes.
+pub fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// One HTTP/1.0 request to 127.0.0.1; returns (status, body).
+pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    s.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Ok((status, body))
+}
+
+/// Opens an XMPP client stream and returns what the server answers first (its stream features).
+pub fn stream_features(port: u16, domain: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_millis(500)))?;
+    write!(
+        s,
+        "<?xml version='1.0'?><stream:stream to='{domain}' version='1.0' xmlns='jabber:client' \
+         xmlns:stream='http://etherx.jabber.org/streams'>"
+    )?;
+    let mut got = Vec::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < Duration::from_secs(10) && !text(&got).contains("</stream:features>") {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(text(&got))
+}
+
+/// A self-signed certificate and key for `domain`, written into `dir`.
+pub fn self_signed(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
+    let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let out = run(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={domain}"))
+        .arg("-addext")
+        .arg(format!("subjectAltName=DNS:{domain}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt));
+    assert!(
+        out.status.success(),
+        "openssl failed: {}",
+        text(&out.stderr)
+    );
+    (crt, key)
+}
+
+/// Gives `path` (recursively) to a system user, so a server running as that user can use it.
+pub fn chown(path: &Path, user: &str) {
+    let out = run(Command::new("chown")
+        .arg("-R")
+        .arg(format!("{user}:"))
+        .arg(path));
+    assert!(out.status.success(), "chown failed: {}", text(&out.stderr));
+}
+
+/// Compiles `dsl` with the built binary into `dir`; panics with the diagnostics on failure.
+pub fn compile_into(dsl: &Path, dir: &Path) {
+    let out = run(bin().arg("compile").arg(dsl).arg("-o").arg(dir));
+    assert!(
+        out.status.success(),
+        "compile failed:\n{}",
+        text(&out.stderr)
+    );
+}
