@@ -10,10 +10,7 @@ mod engine_config;
 
 fn main() -> anyhow::Result<()> {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
-    let ws = manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .ok_or_else(|| anyhow::anyhow!("no workspace"))?;
+    let ws = manifest.parent().map(Path::to_path_buf).ok_or_else(|| anyhow::anyhow!("no workspace"))?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
     for p in [
         "grammar",
@@ -65,15 +62,9 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    anyhow::ensure!(
-        imports.is_empty(),
-        "the guest core module must import nothing, but imports {imports:?}"
-    );
+    anyhow::ensure!(imports.is_empty(), "the guest core module must import nothing, but imports {imports:?}");
 
-    let component = wit_component::ComponentEncoder::default()
-        .module(&core)?
-        .validate(true)
-        .encode()?;
+    let component = wit_component::ComponentEncoder::default().module(&core)?.validate(true).encode()?;
     let engine = wasmtime::Engine::new(&engine_config::config())?;
     let cwasm = engine.precompile_component(&component)?;
     fs::write(out.join("compiler.wasm"), &component)?;

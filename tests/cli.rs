@@ -1,1 +1,125 @@
+//! The `helm-xmpp` binary as a black box: its outputs, diagnostics and exit codes.
+#![allow(clippy::unwrap_used)]
 
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+/// Compiles every example and compares with `tests/golden/<example>/`; `UPDATE_GOLDEN=1` rewrites them.
+#[test]
+fn examples_compile_to_their_golden_files() {
+    let mut seen = 0;
+    for entry in fs::read_dir(root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "xmpp") {
+            continue;
+        }
+        seen += 1;
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let out = TempDir::new("hx-golden").unwrap();
+        let relative = format!("examples/{name}.xmpp");
+        let o = run(bin().current_dir(root()).arg("compile").arg(&relative).arg("-o").arg(&out.0));
+        assert!(o.status.success(), "{relative}: {}", text(&o.stderr));
+        let golden = root().join("tests/golden").join(&name);
+        for file in ["ejabberd.yml", "prosody.cfg.lua"] {
+            let got = fs::read_to_string(out.0.join(file)).unwrap_or_default();
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                fs::create_dir_all(&golden).unwrap();
+                fs::write(golden.join(file), &got).unwrap();
+            }
+            let want = fs::read_to_string(golden.join(file)).unwrap_or_default();
+            assert!(got == want, "{relative} → {file} differs from tests/golden/{name}/{file}:\n{got}");
+        }
+    }
+    assert!(seen > 0, "no examples found");
+}
+
+#[test]
+fn the_same_input_gives_byte_identical_files() {
+    let (a, b) = (TempDir::new("hx-a").unwrap(), TempDir::new("hx-b").unwrap());
+    for dir in [&a.0, &b.0] {
+        compile_into(&root().join("examples/site.xmpp"), dir);
+    }
+    for file in ["ejabberd.yml", "prosody.cfg.lua"] {
+        assert_eq!(fs::read(a.0.join(file)).unwrap(), fs::read(b.0.join(file)).unwrap(), "{file}");
+    }
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    fs::write(&p, body).unwrap();
+    p
+}
+
+#[test]
+fn a_syntax_error_shows_place_line_caret_and_suggestion() {
+    let tmp = TempDir::new("hx-syntax").unwrap();
+    let f = write(&tmp.0, "bad.xmpp", "domain \"chat.example.com\" {\n  admins alice\n}\nlisten clinet 5222\n");
+    let o = run(bin().arg("check").arg(&f));
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    let expected = format!(
+        "error[E001]: expected `client`, `federation` or `http`, found `clinet`\n --> {}:4:8\n  |\n4 | listen clinet 5222\n  |        ^^^^^^\n  = hint: try `client`\n",
+        f.display()
+    );
+    assert_eq!(err, expected);
+}
+
+#[test]
+fn every_semantic_error_is_reported_in_one_run() {
+    let tmp = TempDir::new("hx-semantic").unwrap();
+    let f = write(
+        &tmp.0,
+        "bad.xmpp",
+        "domain \"Chat!\" { }\ndomain \"ok.example\" { admins \"a b\" }\nlisten client 70000\nlisten http 5280 on 300.1.1.1 { api \"api\" allow 10.0.0.0/40 }\nlisten client 5222 { websocket \"/ws\" }\n",
+    );
+    let o = run(bin().arg("check").arg(&f));
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    for (code, place) in [
+        ("E007", ":1:8"),
+        ("E006", ":2:30"),
+        ("E002", ":3:15"),
+        ("E003", ":4:21"),
+        ("E009", ":4:37"),
+        ("E004", ":4:49"),
+        ("E010", ":5:22"),
+    ] {
+        assert!(err.contains(&format!("error[{code}]")), "{code} missing:\n{err}");
+        assert!(err.contains(place), "{place} missing:\n{err}");
+    }
+}
+
+#[test]
+fn nothing_is_written_when_the_input_has_errors() {
+    let tmp = TempDir::new("hx-atomic").unwrap();
+    let out = tmp.0.join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("ejabberd.yml"), "previous\n").unwrap();
+    let f = write(&tmp.0, "bad.xmpp", "domain \"chat.example.com\" { admins alice }\nlisten client 0\n");
+    let o = run(bin().arg("compile").arg(&f).arg("-o").arg(&out));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("error[E002]"), "{}", text(&o.stderr));
+    assert_eq!(fs::read_to_string(out.join("ejabberd.yml")).unwrap(), "previous\n");
+    let names: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1, "stray files: {names:?}");
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let o = run(bin().args(["check", "/nonexistent/site.xmpp"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).starts_with("error: cannot read /nonexistent/site.xmpp"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn warnings_do_not_fail_a_check() {
+    let o = run(bin().current_dir(root()).args(["check", "examples/site.xmpp"]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("warning[W001]: prosody has no admin REST API"), "{err}");
+    assert!(err.ends_with("examples/site.xmpp: no errors, 2 warning(s)\n"), "{err}");
+}

@@ -1,5 +1,6 @@
 //! The real Helm 3 and Helm 4 (built by tests/setup): the plugin installs from this repository,
 //! and `helm xmpp render` injects exactly what `helm-xmpp compile` writes.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -18,10 +19,7 @@ struct Helm {
 
 impl Helm {
     fn new(name: &str) -> Helm {
-        Helm {
-            bin: tool(name),
-            home: TempDir::new(&format!("hx-{name}")).unwrap(),
-        }
+        Helm { bin: tool(name), home: TempDir::new(&format!("hx-{name}")).unwrap() }
     }
 
     fn cmd(&self) -> Command {
@@ -39,9 +37,7 @@ impl Helm {
 
 /// The documents of a multi-document YAML stream.
 fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml_ng::Deserializer::from_str(yaml)
-        .map(|d| Value::deserialize(d).unwrap())
-        .collect()
+    serde_yaml_ng::Deserializer::from_str(yaml).map(|d| Value::deserialize(d).unwrap()).collect()
 }
 
 /// The `data` of the first ConfigMap in rendered manifests.
@@ -55,12 +51,7 @@ fn configmap_data(manifests: &str) -> Value {
 
 fn compiled(file: &str) -> TempDir {
     let out = TempDir::new("hx-compiled").unwrap();
-    let o = run(bin()
-        .current_dir(root())
-        .arg("compile")
-        .arg(file)
-        .arg("-o")
-        .arg(&out.0));
+    let o = run(bin().current_dir(root()).arg("compile").arg(file).arg("-o").arg(&out.0));
     assert!(o.status.success(), "{}", text(&o.stderr));
     out
 }
@@ -68,37 +59,17 @@ fn compiled(file: &str) -> TempDir {
 fn plugin_renders_the_compiled_configs(helm_name: &str) {
     let helm = Helm::new(helm_name);
     let o = run(helm.cmd().arg("plugin").arg("install").arg(root()));
-    assert!(
-        o.status.success(),
-        "plugin install: {}{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
+    assert!(o.status.success(), "plugin install: {}{}", text(&o.stdout), text(&o.stderr));
     let o = run(helm.cmd().args(["plugin", "list"]));
-    assert!(
-        text(&o.stdout).lines().any(|l| l.starts_with("xmpp")),
-        "{}",
-        text(&o.stdout)
-    );
+    assert!(text(&o.stdout).lines().any(|l| l.starts_with("xmpp")), "{}", text(&o.stdout));
 
     let expected = compiled("examples/site.xmpp");
     for (server, file) in [("ejabberd", "ejabberd.yml"), ("prosody", "prosody.cfg.lua")] {
         let o = run(helm
             .cmd()
-            .args([
-                "xmpp",
-                "render",
-                "charts/xmpp",
-                "-f",
-                "examples/site.xmpp",
-                "--set",
-            ])
+            .args(["xmpp", "render", "charts/xmpp", "-f", "examples/site.xmpp", "--set"])
             .arg(format!("server={server}")));
-        assert!(
-            o.status.success(),
-            "{helm_name} xmpp render: {}",
-            text(&o.stderr)
-        );
+        assert!(o.status.success(), "{helm_name} xmpp render: {}", text(&o.stderr));
         let data = configmap_data(&text(&o.stdout));
         let want = fs::read_to_string(expected.0.join(file)).unwrap();
         assert_eq!(
@@ -106,11 +77,7 @@ fn plugin_renders_the_compiled_configs(helm_name: &str) {
             Some(want.as_str()),
             "{helm_name}: the ConfigMap's {file} differs from compile's"
         );
-        assert_eq!(
-            data.as_mapping().map(|m| m.len()),
-            Some(1),
-            "only the selected server's config"
-        );
+        assert_eq!(data.as_mapping().map(|m| m.len()), Some(1), "only the selected server's config");
     }
 }
 
@@ -128,30 +95,18 @@ fn helm_4_installs_the_plugin_and_renders_the_compiled_configs() {
 fn a_compile_error_stops_before_helm_runs() {
     let tmp = TempDir::new("hx-bad").unwrap();
     let bad = tmp.0.join("bad.xmpp");
-    fs::write(
-        &bad,
-        "domain \"chat.example.com\" {\n  admins alice\n  archiv on\n}\n",
-    )
-    .unwrap();
+    fs::write(&bad, "domain \"chat.example.com\" {\n  admins alice\n  archiv on\n}\n").unwrap();
     // A stand-in Helm that only records that it ran.
     let marker = tmp.0.join("helm-ran");
     let fake = tmp.0.join("helm");
     fs::write(&fake, format!("#!/bin/sh\ntouch '{}'\n", marker.display())).unwrap();
     run(Command::new("chmod").arg("+x").arg(&fake));
 
-    let o = run(bin()
-        .env("HELM_BIN", &fake)
-        .arg("render")
-        .arg(root().join("charts/xmpp"))
-        .arg("-f")
-        .arg(&bad));
+    let o = run(bin().env("HELM_BIN", &fake).arg("render").arg(root().join("charts/xmpp")).arg("-f").arg(&bad));
     assert!(!o.status.success());
     assert!(o.stdout.is_empty(), "{}", text(&o.stdout));
     let err = text(&o.stderr);
-    assert!(
-        err.contains("error[E001]") && err.contains(":3:3") && err.contains("try `archive`"),
-        "{err}"
-    );
+    assert!(err.contains("error[E001]") && err.contains(":3:3") && err.contains("try `archive`"), "{err}");
     assert!(!marker.exists(), "helm ran despite the compile error");
 
     // And with a good file, the same stand-in does run: the check above can fail.
@@ -170,9 +125,5 @@ fn the_chart_refuses_to_render_without_a_compiled_config() {
     let helm = Helm::new("helm4");
     let o = run(helm.cmd().args(["template", "charts/xmpp"]));
     assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("compiled.ejabberd is empty"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert!(text(&o.stderr).contains("compiled.ejabberd is empty"), "{}", text(&o.stderr));
 }

@@ -1,1 +1,71 @@
+//! The sandbox: a component that imports nothing, bounded in execution and memory, and giving
+//! exactly what the native compiler gives.
+#![allow(clippy::unwrap_used)]
 
+mod common;
+
+use std::fs;
+
+use common::*;
+use helm_xmpp::engine::{self, Kind, Limits, Sandbox};
+
+#[test]
+fn the_component_imports_nothing() {
+    let sandbox = Sandbox::new().unwrap();
+    assert_eq!(sandbox.imports(), Vec::<String>::new());
+}
+
+/// Every example and a spread of bad inputs: both engines agree on files, ports and diagnostics.
+#[test]
+fn sandbox_and_native_give_identical_results() {
+    let mut inputs: Vec<(String, String)> = Vec::new();
+    for entry in fs::read_dir(root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        inputs.push((path.display().to_string(), fs::read_to_string(&path).unwrap()));
+    }
+    for bad in [
+        "",
+        "domain",
+        "domain \"x\" { admins }",
+        "listen client 99999\ndomain \"é\" {}",
+        "targets ejabberd >= 1.0\ndomain \"a.b\" { archive { retention 90min } }",
+        "\u{0}\u{feff}domain \"a\" {",
+    ] {
+        inputs.push(("bad.xmpp".into(), bad.into()));
+    }
+    let sandbox = Sandbox::new().unwrap();
+    for input in inputs {
+        let sources = vec![input];
+        let native = engine::compile(Kind::Native, &sources, Limits::default()).unwrap();
+        let boxed = sandbox.compile(&sources, Limits::default()).unwrap();
+        assert_eq!(native, boxed, "{}", sources[0].0);
+    }
+}
+
+#[test]
+fn the_execution_bound_stops_the_compiler_cleanly() {
+    let tmp = TempDir::new("hx-fuel").unwrap();
+    let o = run(bin().current_dir(root()).args(["compile", "examples/site.xmpp", "--fuel", "10000", "-o"]).arg(&tmp.0));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("stopped at its execution bound (10000 fuel units)"), "{}", text(&o.stderr));
+    assert_eq!(fs::read_dir(&tmp.0).unwrap().count(), 0, "nothing written");
+}
+
+#[test]
+fn the_memory_bound_stops_the_compiler_cleanly() {
+    let tmp = TempDir::new("hx-memory").unwrap();
+    let big = tmp.0.join("big.xmpp");
+    let mut text_ = String::new();
+    for i in 0..20_000 {
+        text_.push_str(&format!("domain \"d{i}.example.com\" {{ admins alice, bob; archive on }}\n"));
+    }
+    fs::write(&big, text_).unwrap();
+    let out = tmp.0.join("out");
+    let o = run(bin().arg("compile").arg(&big).args(["--max-memory", "8", "-o"]).arg(&out));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("stopped at its memory bound (8 MiB)"), "{}", text(&o.stderr));
+    assert!(!out.exists(), "nothing written");
+    // The same file compiles within the default bounds: the bound, not the input, stopped it.
+    let o = run(bin().arg("compile").arg(&big).arg("-o").arg(&out));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}

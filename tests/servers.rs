@@ -1,5 +1,6 @@
 //! Real servers on loopback: Debian's ejabberd and Prosody, started with the configs that
 //! helm-xmpp generates (never hand-written ones), checked, and always stopped.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -21,11 +22,7 @@ struct Ports {
 
 impl Ports {
     fn free() -> Ports {
-        Ports {
-            client: free_port(),
-            federation: free_port(),
-            http: free_port(),
-        }
+        Ports { client: free_port(), federation: free_port(), http: free_port() }
     }
 }
 
@@ -68,9 +65,7 @@ struct Ejabberd {
 impl Ejabberd {
     fn ctl(&self) -> Command {
         let mut c = Command::new(&self.ctl);
-        c.arg("--config-dir")
-            .arg(&self.dir)
-            .env_remove("EJABBERD_CONFIG_PATH");
+        c.arg("--config-dir").arg(&self.dir).env_remove("EJABBERD_CONFIG_PATH");
         c
     }
 
@@ -91,17 +86,9 @@ impl Ejabberd {
         )
         .unwrap();
         chown(dir, "ejabberd");
-        let e = Ejabberd {
-            dir: dir.to_path_buf(),
-            ctl: ctl.to_path_buf(),
-        };
+        let e = Ejabberd { dir: dir.to_path_buf(), ctl: ctl.to_path_buf() };
         let out = run(e.ctl().arg("start"));
-        assert!(
-            out.status.success(),
-            "ejabberdctl start failed: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
+        assert!(out.status.success(), "ejabberdctl start failed: {}{}", text(&out.stdout), text(&out.stderr));
         let out = run(e.ctl().arg("started"));
         assert!(out.status.success(), "ejabberd did not start: {}", e.logs());
         e
@@ -123,24 +110,10 @@ impl Drop for Ejabberd {
         if std::thread::panicking() {
             eprintln!("ejabberd logs:\n{}", self.logs());
         }
-        let _ = self
-            .ctl()
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self
-            .ctl()
-            .arg("stopped")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ = self.ctl().arg("stop").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = self.ctl().arg("stopped").stdout(Stdio::null()).stderr(Stdio::null()).status();
         if let Ok(pid) = fs::read_to_string(self.dir.join("ejabberd.pid")) {
-            let _ = Command::new("kill")
-                .arg("-9")
-                .arg(pid.trim())
-                .stderr(Stdio::null())
-                .status();
+            let _ = Command::new("kill").arg("-9").arg(pid.trim()).stderr(Stdio::null()).status();
         }
     }
 }
@@ -151,44 +124,24 @@ fn ejabberd_23_01_runs_the_generated_config_and_answers_the_admin_api() {
     let ports = Ports::free();
     let dsl = site(&tmp.0, &ports, "ejabberd >= 23.01");
     compile_into(&dsl, &tmp.0);
-    assert!(
-        !tmp.0.join("prosody.cfg.lua").exists(),
-        "prosody was not a target"
-    );
+    assert!(!tmp.0.join("prosody.cfg.lua").exists(), "prosody was not a target");
 
     let node = Ejabberd::start(Path::new("/usr/sbin/ejabberdctl"), &tmp.0);
     let status = run(node.ctl().arg("status"));
-    assert!(
-        status.status.success(),
-        "status failed: {}",
-        text(&status.stdout)
-    );
-    assert!(
-        text(&status.stdout).contains("ejabberd 23.01"),
-        "{}",
-        text(&status.stdout)
-    );
+    assert!(status.status.success(), "status failed: {}", text(&status.stdout));
+    assert!(text(&status.stdout).contains("ejabberd 23.01"), "{}", text(&status.stdout));
 
     let (code, body) = http(ports.http, "POST", "/api/status", "{}").unwrap();
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("is started"), "{body}");
-    let (code, body) = http(
-        ports.http,
-        "POST",
-        "/api/registered_users",
-        &format!(r#"{{"host":"{DOMAIN}"}}"#),
-    )
-    .unwrap();
+    let (code, body) = http(ports.http, "POST", "/api/registered_users", &format!(r#"{{"host":"{DOMAIN}"}}"#)).unwrap();
     assert_eq!((code, body.as_str()), (200, "[]"));
     // `stop` is excluded from what the allow-listed callers may run.
     let (code, body) = http(ports.http, "POST", "/api/stop", "{}").unwrap();
     assert_eq!(code, 403, "{body}");
 
     let features = stream_features(ports.client, DOMAIN).unwrap();
-    assert!(
-        features.contains("<starttls") && features.contains("<required/>"),
-        "{features}"
-    );
+    assert!(features.contains("<starttls") && features.contains("<required/>"), "{features}");
     let (code, _) = http(ports.http, "GET", "/http-bind", "").unwrap();
     assert_eq!(code, 200, "BOSH answers on its path");
 }
@@ -202,17 +155,10 @@ struct Prosody {
 impl Drop for Prosody {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!(
-                "prosody log:\n{}",
-                fs::read_to_string(&self.log).unwrap_or_default()
-            );
+            eprintln!("prosody log:\n{}", fs::read_to_string(&self.log).unwrap_or_default());
         }
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        if !wait_until(Duration::from_secs(5), || {
-            self.child.try_wait().ok().flatten().is_some()
-        }) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        if !wait_until(Duration::from_secs(5), || self.child.try_wait().ok().flatten().is_some()) {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
@@ -225,22 +171,11 @@ fn prosody_0_12_checks_and_runs_the_generated_config() {
     let ports = Ports::free();
     let dsl = site(&tmp.0, &ports, "prosody >= 0.12");
     compile_into(&dsl, &tmp.0);
-    assert!(
-        !tmp.0.join("ejabberd.yml").exists(),
-        "ejabberd was not a target"
-    );
+    assert!(!tmp.0.join("ejabberd.yml").exists(), "ejabberd was not a target");
     let config = tmp.0.join("prosody.cfg.lua");
 
-    let check = run(Command::new("prosodyctl")
-        .arg("--config")
-        .arg(&config)
-        .args(["check", "config"]));
-    assert!(
-        check.status.success(),
-        "prosodyctl check config failed:\n{}{}",
-        text(&check.stdout),
-        text(&check.stderr)
-    );
+    let check = run(Command::new("prosodyctl").arg("--config").arg(&config).args(["check", "config"]));
+    assert!(check.status.success(), "prosodyctl check config failed:\n{}{}", text(&check.stdout), text(&check.stderr));
 
     // Where the data and pid go is the operator's choice (the chart's): a wrapper includes the generated file.
     fs::create_dir_all(tmp.0.join("data")).unwrap();
@@ -260,26 +195,17 @@ fn prosody_0_12_checks_and_runs_the_generated_config() {
         .args(["-u", "prosody", "--", "prosody", "-F", "--config"])
         .arg(&wrapper)
         .stdout(fs::File::create(&log).unwrap())
-        .stderr(Stdio::from(
-            fs::File::options().append(true).open(&log).unwrap(),
-        ))
+        .stderr(Stdio::from(fs::File::options().append(true).open(&log).unwrap()))
         .spawn()
         .unwrap();
     let server = Prosody { child, log };
 
     assert!(
-        wait_until(Duration::from_secs(15), || std::net::TcpStream::connect((
-            "127.0.0.1",
-            ports.client
-        ))
-        .is_ok()),
+        wait_until(Duration::from_secs(15), || std::net::TcpStream::connect(("127.0.0.1", ports.client)).is_ok()),
         "prosody does not accept connections on its client port"
     );
     let features = stream_features(ports.client, DOMAIN).unwrap();
-    assert!(
-        features.contains("<starttls") && features.contains("<required/>"),
-        "{features}"
-    );
+    assert!(features.contains("<starttls") && features.contains("<required/>"), "{features}");
     let (code, _) = http(ports.http, "GET", "/http-bind", "").unwrap();
     assert_eq!(code, 200, "BOSH answers on its path");
     drop(server);

@@ -55,11 +55,7 @@ pub struct Domain {
 #[derive(Debug)]
 pub enum DomainItem {
     Admins(Vec<Spanned<String>>),
-    Certificate {
-        cert: Spanned<String>,
-        key: Spanned<String>,
-        span: Span,
-    },
+    Certificate { cert: Spanned<String>, key: Spanned<String>, span: Span },
     Archive(Archive),
 }
 
@@ -109,20 +105,17 @@ pub struct Listen {
     /// The port as written; range-checked by [`crate::check`].
     pub port: Spanned<String>,
     pub address: Option<Spanned<String>>,
-    pub items: Vec<ListenItem>,
+    /// Each item with the span of the whole item.
+    pub items: Vec<Spanned<ListenItem>>,
     pub span: Span,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum ListenItem {
     Tls(Spanned<TlsMode>),
     Websocket(Spanned<String>),
     Bosh(Spanned<String>),
-    Api {
-        path: Spanned<String>,
-        allow: Vec<Spanned<String>>,
-        span: Span,
-    },
+    Api { path: Spanned<String>, allow: Vec<Spanned<String>> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -87,50 +87,20 @@ pub(crate) struct Sink<'a> {
 
 impl<'a> Sink<'a> {
     pub(crate) fn new(sources: &'a [crate::Source]) -> Self {
-        Sink {
-            sources,
-            found: Vec::new(),
-        }
+        Sink { sources, found: Vec::new() }
     }
 
-    pub(crate) fn error(
-        &mut self,
-        code: Code,
-        span: Span,
-        message: impl Into<String>,
-    ) -> &mut Diagnostic {
+    pub(crate) fn error(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
         self.push(code, Severity::Error, span, message.into())
     }
 
-    pub(crate) fn warning(
-        &mut self,
-        code: Code,
-        span: Span,
-        message: impl Into<String>,
-    ) -> &mut Diagnostic {
+    pub(crate) fn warning(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
         self.push(code, Severity::Warning, span, message.into())
     }
 
-    fn push(
-        &mut self,
-        code: Code,
-        severity: Severity,
-        span: Span,
-        message: String,
-    ) -> &mut Diagnostic {
-        let (line, col) = self
-            .sources
-            .get(span.file)
-            .map_or((1, 1), |s| line_col(&s.text, span.start));
-        self.found.push(Diagnostic {
-            code,
-            severity,
-            message,
-            hint: None,
-            span,
-            line,
-            col,
-        });
+    fn push(&mut self, code: Code, severity: Severity, span: Span, message: String) -> &mut Diagnostic {
+        let (line, col) = self.sources.get(span.file).map_or((1, 1), |s| line_col(&s.text, span.start));
+        self.found.push(Diagnostic { code, severity, message, hint: None, span, line, col });
         let last = self.found.len() - 1;
         &mut self.found[last]
     }
@@ -163,12 +133,7 @@ fn clamp(n: usize) -> u32 {
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
 pub fn nearest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (levenshtein(word, c), c))
-        .filter(|&(d, _)| d <= limit)
-        .min()
-        .map(|(_, c)| c)
+    candidates.into_iter().map(|c| (levenshtein(word, c), c)).filter(|&(d, _)| d <= limit).min().map(|(_, c)| c)
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -178,9 +143,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
         let mut diag = row[0];
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1)
-                .min(row[j] + 1)
-                .min(diag + usize::from(ca != cb));
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(diag + usize::from(ca != cb));
             diag = row[j + 1];
             row[j + 1] = next;
         }

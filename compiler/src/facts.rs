@@ -13,10 +13,7 @@ impl Version {
         let major = parts.next()??;
         let minor = parts.next().unwrap_or(Some(0))?;
         let patch = parts.next().unwrap_or(Some(0))?;
-        parts
-            .next()
-            .is_none()
-            .then_some(Version(major, minor, patch))
+        parts.next().is_none().then_some(Version(major, minor, patch))
     }
 }
 
@@ -54,34 +51,16 @@ pub struct Module {
 
 /// Always loaded: the core of an XMPP service.
 pub const CORE: &[Module] = &[
-    Module {
-        ejabberd: "mod_roster",
-        prosody: "roster",
-    },
-    Module {
-        ejabberd: "mod_disco",
-        prosody: "disco",
-    },
-    Module {
-        ejabberd: "mod_ping",
-        prosody: "ping",
-    },
+    Module { ejabberd: "mod_roster", prosody: "roster" },
+    Module { ejabberd: "mod_disco", prosody: "disco" },
+    Module { ejabberd: "mod_ping", prosody: "ping" },
 ];
 /// Prosody modules that ejabberd has built in.
 pub const PROSODY_CORE: &[&str] = &["saslauth", "tls"];
 
-pub const ARCHIVE: Module = Module {
-    ejabberd: "mod_mam",
-    prosody: "mam",
-};
-pub const WEBSOCKET: Module = Module {
-    ejabberd: "ejabberd_http_ws",
-    prosody: "websocket",
-};
-pub const BOSH: Module = Module {
-    ejabberd: "mod_bosh",
-    prosody: "bosh",
-};
+pub const ARCHIVE: Module = Module { ejabberd: "mod_mam", prosody: "mam" };
+pub const WEBSOCKET: Module = Module { ejabberd: "ejabberd_http_ws", prosody: "websocket" };
+pub const BOSH: Module = Module { ejabberd: "mod_bosh", prosody: "bosh" };
 /// ejabberd's admin REST API; Prosody has none.
 pub const EJABBERD_API: &str = "mod_http_api";
 /// The commands (`register`, `check_account`, `stats`, …) an admin API is for.
@@ -95,14 +74,8 @@ mod tests {
     fn versions_compare_numerically_and_print_as_written() {
         assert!(Version::parse("23.01") < Version::parse("23.10"));
         assert!(Version::parse("0.12.3") < Version::parse("13.0"));
-        assert_eq!(
-            Version::parse("23.01").map(|v| v.to_string()).as_deref(),
-            Some("23.01")
-        );
-        assert_eq!(
-            Version::parse("0.12.3").map(|v| v.to_string()).as_deref(),
-            Some("0.12.3")
-        );
+        assert_eq!(Version::parse("23.01").map(|v| v.to_string()).as_deref(), Some("23.01"));
+        assert_eq!(Version::parse("0.12.3").map(|v| v.to_string()).as_deref(), Some("0.12.3"));
         assert_eq!(Version::parse("1.2.3.4"), None);
         assert_eq!(Version::parse("x"), None);
     }

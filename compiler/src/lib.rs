@@ -59,47 +59,26 @@ impl Output {
 /// Compiles the sources; the first one is the root file.
 pub fn compile(sources: &[Source]) -> Output {
     let mut sink = diagnostic::Sink::new(sources);
-    let files: Vec<ast::File> = sources
-        .iter()
-        .enumerate()
-        .map(|(i, s)| syntax::parse(i, &s.text, &mut sink).unwrap_or_default())
-        .collect();
-    let deployment = if sink.has_errors() {
-        None
-    } else {
-        Some(check::check(&files, &mut sink))
-    };
+    let files: Vec<ast::File> =
+        sources.iter().enumerate().map(|(i, s)| syntax::parse(i, &s.text, &mut sink).unwrap_or_default()).collect();
+    let deployment = if sink.has_errors() { None } else { Some(check::check(&files, &mut sink)) };
     let mut output = Output::default();
     if let (false, Some(d)) = (sink.has_errors(), deployment) {
-        let header = emit::header(
-            sources.first().map_or("", |s| s.path.as_str()),
-            &digest(sources),
-        );
+        let header = emit::header(sources.first().map_or("", |s| s.path.as_str()), &digest(sources));
         if d.ejabberd.is_some() {
-            output.files.push(OutFile {
-                name: emit::ejabberd::FILE_NAME.into(),
-                text: emit::ejabberd::emit(&d, &header),
-            });
+            output
+                .files
+                .push(OutFile { name: emit::ejabberd::FILE_NAME.into(), text: emit::ejabberd::emit(&d, &header) });
         }
         if d.prosody.is_some() {
-            output.files.push(OutFile {
-                name: emit::prosody::FILE_NAME.into(),
-                text: emit::prosody::emit(&d, &header),
-            });
+            output
+                .files
+                .push(OutFile { name: emit::prosody::FILE_NAME.into(), text: emit::prosody::emit(&d, &header) });
         }
-        output.ports = d
-            .listeners
-            .iter()
-            .map(|l| Port {
-                name: l.service.name().into(),
-                port: l.port,
-            })
-            .collect();
+        output.ports = d.listeners.iter().map(|l| Port { name: l.service.name().into(), port: l.port }).collect();
     }
     output.diagnostics = sink.found;
-    output
-        .diagnostics
-        .sort_by_key(|d| (d.span.file, d.span.start, d.severity, d.code));
+    output.diagnostics.sort_by_key(|d| (d.span.file, d.span.start, d.severity, d.code));
     output
 }
 

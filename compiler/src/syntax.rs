@@ -17,9 +17,7 @@ pub(crate) fn parse(file: usize, text: &str, sink: &mut Sink) -> Option<File> {
         Ok(mut pairs) => {
             let root = pairs.next()?;
             let b = Builder { file };
-            Some(File {
-                statements: root.into_inner().filter_map(|p| b.statement(p)).collect(),
-            })
+            Some(File { statements: root.into_inner().filter_map(|p| b.statement(p)).collect() })
         }
         Err(e) => {
             report(file, text, &e, sink);
@@ -35,15 +33,7 @@ fn report(file: usize, text: &str, e: &pest::error::Error<Rule>, sink: &mut Sink
         InputLocation::Span((s, _)) => s,
     };
     let found = word_at(text, start);
-    let span = Span {
-        file,
-        start,
-        end: start
-            + found
-                .len()
-                .max(1)
-                .min(text.len().saturating_sub(start).max(1)),
-    };
+    let span = Span { file, start, end: start + found.len().max(1).min(text.len().saturating_sub(start).max(1)) };
     let (expected, keywords) = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut names: Vec<String> = positives.iter().map(|r| describe(*r)).collect();
@@ -55,11 +45,7 @@ fn report(file: usize, text: &str, e: &pest::error::Error<Rule>, sink: &mut Sink
         ErrorVariant::CustomError { message } => (vec![message.clone()], Vec::new()),
     };
     let what = if found.is_empty() {
-        if start >= text.len() {
-            "the end of the file".to_string()
-        } else {
-            format!("`{}`", first_char(text, start))
-        }
+        if start >= text.len() { "the end of the file".to_string() } else { format!("`{}`", first_char(text, start)) }
     } else {
         format!("`{found}`")
     };
@@ -79,9 +65,7 @@ fn first_char(text: &str, at: usize) -> char {
 /// The word (letters, digits, `.`, `-`, `_`, `@`, `/`) starting at `at`.
 fn word_at(text: &str, at: usize) -> &str {
     let rest = text.get(at..).unwrap_or("");
-    let len = rest
-        .find(|c: char| !(c.is_alphanumeric() || "._-@/:".contains(c)))
-        .unwrap_or(rest.len());
+    let len = rest.find(|c: char| !(c.is_alphanumeric() || "._-@/:".contains(c))).unwrap_or(rest.len());
     &rest[..len]
 }
 
@@ -125,18 +109,11 @@ struct Builder {
 impl Builder {
     fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
-        Span {
-            file: self.file,
-            start: s.start(),
-            end: s.end(),
-        }
+        Span { file: self.file, start: s.start(), end: s.end() }
     }
 
     fn spanned<T>(&self, p: &Pair<Rule>, value: T) -> Spanned<T> {
-        Spanned {
-            value,
-            span: self.span(p),
-        }
+        Spanned { value, span: self.span(p) }
     }
 
     fn text(&self, p: &Pair<Rule>) -> Spanned<String> {
@@ -166,9 +143,7 @@ impl Builder {
     fn statement(&self, p: Pair<Rule>) -> Option<Statement> {
         let span = self.span(&p);
         Some(match p.as_rule() {
-            Rule::targets => {
-                Statement::Targets(p.into_inner().skip(1).map(|t| self.target(t)).collect())
-            }
+            Rule::targets => Statement::Targets(p.into_inner().skip(1).map(|t| self.target(t)).collect()),
             Rule::domain => {
                 let mut it = p.into_inner().skip(1);
                 let name = self.string(&it.next()?);
@@ -193,33 +168,11 @@ impl Builder {
     fn target(&self, p: Pair<Rule>) -> Target {
         let mut it = p.into_inner();
         let (server, version) = (it.next(), it.next());
-        let server = server.map_or(
-            Spanned {
-                value: Server::Ejabberd,
-                span: Span {
-                    file: self.file,
-                    start: 0,
-                    end: 0,
-                },
-            },
-            |s| {
-                self.spanned(
-                    &s,
-                    if s.as_rule() == Rule::kw_prosody {
-                        Server::Prosody
-                    } else {
-                        Server::Ejabberd
-                    },
-                )
-            },
-        );
-        let version = version.map_or(
-            Spanned {
-                value: String::new(),
-                span: server.span,
-            },
-            |v| self.text(&v),
-        );
+        let server = server
+            .map_or(Spanned { value: Server::Ejabberd, span: Span { file: self.file, start: 0, end: 0 } }, |s| {
+                self.spanned(&s, if s.as_rule() == Rule::kw_prosody { Server::Prosody } else { Server::Ejabberd })
+            });
+        let version = version.map_or(Spanned { value: String::new(), span: server.span }, |v| self.text(&v));
         Target { server, version }
     }
 
@@ -236,23 +189,11 @@ impl Builder {
                     .collect(),
             ),
             Rule::certificate => {
-                let strings: Vec<_> = p
-                    .into_inner()
-                    .filter(|i| i.as_rule() == Rule::string)
-                    .collect();
-                DomainItem::Certificate {
-                    cert: self.string(strings.first()?),
-                    key: self.string(strings.get(1)?),
-                    span,
-                }
+                let strings: Vec<_> = p.into_inner().filter(|i| i.as_rule() == Rule::string).collect();
+                DomainItem::Certificate { cert: self.string(strings.first()?), key: self.string(strings.get(1)?), span }
             }
             Rule::archive => {
-                let mut archive = Archive {
-                    enabled: true,
-                    default: None,
-                    retention: None,
-                    span,
-                };
+                let mut archive = Archive { enabled: true, default: None, retention: None, span };
                 for item in p.into_inner().skip(1) {
                     match item.as_rule() {
                         Rule::kw_off => archive.enabled = false,
@@ -291,46 +232,30 @@ impl Builder {
             },
         );
         let port = self.text(&it.next()?);
-        let mut listen = Listen {
-            kind,
-            port,
-            address: None,
-            items: Vec::new(),
-            span,
-        };
+        let mut listen = Listen { kind, port, address: None, items: Vec::new(), span };
         for item in it {
             let item_span = self.span(&item);
             match item.as_rule() {
                 Rule::address => listen.address = Some(self.text(&item)),
                 Rule::tls => {
                     let mode = item.into_inner().nth(1)?;
-                    let value = if mode.as_rule() == Rule::kw_required {
-                        TlsMode::Required
-                    } else {
-                        TlsMode::Optional
-                    };
-                    listen
-                        .items
-                        .push(ListenItem::Tls(self.spanned(&mode, value)));
+                    let value = if mode.as_rule() == Rule::kw_required { TlsMode::Required } else { TlsMode::Optional };
+                    let value = ListenItem::Tls(self.spanned(&mode, value));
+                    listen.items.push(Spanned { value, span: item_span });
                 }
-                Rule::websocket => listen.items.push(ListenItem::Websocket(
-                    self.string(&item.into_inner().nth(1)?),
-                )),
-                Rule::bosh => listen
-                    .items
-                    .push(ListenItem::Bosh(self.string(&item.into_inner().nth(1)?))),
+                Rule::websocket => {
+                    let value = ListenItem::Websocket(self.string(&item.into_inner().nth(1)?));
+                    listen.items.push(Spanned { value, span: item_span });
+                }
+                Rule::bosh => {
+                    let value = ListenItem::Bosh(self.string(&item.into_inner().nth(1)?));
+                    listen.items.push(Spanned { value, span: item_span });
+                }
                 Rule::api => {
                     let mut parts = item.into_inner().skip(1);
                     let path = self.string(&parts.next()?);
-                    let allow = parts
-                        .filter(|n| n.as_rule() == Rule::network)
-                        .map(|n| self.text(&n))
-                        .collect();
-                    listen.items.push(ListenItem::Api {
-                        path,
-                        allow,
-                        span: item_span,
-                    });
+                    let allow = parts.filter(|n| n.as_rule() == Rule::network).map(|n| self.text(&n)).collect();
+                    listen.items.push(Spanned { value: ListenItem::Api { path, allow }, span: item_span });
                 }
                 _ => {}
             }
@@ -341,9 +266,7 @@ impl Builder {
 
 /// A duration token the grammar already accepted, e.g. `30d`.
 fn duration(text: &str) -> Duration {
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let amount = text[..digits].parse().unwrap_or(u64::MAX);
     let unit = match &text[digits..] {
         "s" => TimeUnit::Second,

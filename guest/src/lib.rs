@@ -9,31 +9,11 @@ struct Component;
 
 impl Guest for Component {
     fn compile(sources: Vec<Source>) -> Output {
-        let sources: Vec<c::Source> = sources
-            .into_iter()
-            .map(|s| c::Source {
-                path: s.path,
-                text: s.text,
-            })
-            .collect();
+        let sources: Vec<c::Source> = sources.into_iter().map(|s| c::Source { path: s.path, text: s.text }).collect();
         let out = c::compile(&sources);
         Output {
-            files: out
-                .files
-                .into_iter()
-                .map(|f| OutFile {
-                    name: f.name,
-                    text: f.text,
-                })
-                .collect(),
-            ports: out
-                .ports
-                .into_iter()
-                .map(|p| Port {
-                    name: p.name,
-                    port: p.port,
-                })
-                .collect(),
+            files: out.files.into_iter().map(|f| OutFile { name: f.name, text: f.text }).collect(),
+            ports: out.ports.into_iter().map(|p| Port { name: p.name, port: p.port }).collect(),
             diagnostics: out.diagnostics.into_iter().map(diagnostic).collect(),
         }
     }

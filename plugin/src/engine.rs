@@ -41,10 +41,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            fuel: 10_000_000_000,
-            memory: 256 << 20,
-        }
+        Limits { fuel: 10_000_000_000, memory: 256 << 20 }
     }
 }
 
@@ -87,13 +84,8 @@ pub fn compile(kind: Kind, sources: &[(String, String)], limits: Limits) -> Resu
 }
 
 fn native(sources: &[(String, String)]) -> Compiled {
-    let sources: Vec<xmpp_compiler::Source> = sources
-        .iter()
-        .map(|(p, t)| xmpp_compiler::Source {
-            path: p.clone(),
-            text: t.clone(),
-        })
-        .collect();
+    let sources: Vec<xmpp_compiler::Source> =
+        sources.iter().map(|(p, t)| xmpp_compiler::Source { path: p.clone(), text: t.clone() }).collect();
     let out = xmpp_compiler::compile(&sources);
     Compiled {
         files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
@@ -129,79 +121,46 @@ struct State {
 }
 
 impl ResourceLimiter for State {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let ok = desired <= self.memory_limit;
         self.hit_memory_limit |= !ok;
         Ok(ok)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
 
 impl Sandbox {
     pub fn new() -> Result<Sandbox> {
-        let engine = Engine::new(&engine_config::config())
-            .map_err(|e| Error::new(format!("wasmtime: {e}")))?;
+        let engine = Engine::new(&engine_config::config()).map_err(|e| Error::new(format!("wasmtime: {e}")))?;
         // SAFETY: PRECOMPILED was produced by `Engine::precompile_component` in build.rs, with the same
         // pinned wasmtime version and the same `engine_config::config()`, and is embedded in this
         // binary (never read from disk). wasmtime still checks version and configuration compatibility.
         #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize(&engine, PRECOMPILED) }.map_err(|e| {
-            Error::new(format!(
-                "the embedded compiler component cannot be loaded: {e}"
-            ))
-        })?;
+        let component = unsafe { Component::deserialize(&engine, PRECOMPILED) }
+            .map_err(|e| Error::new(format!("the embedded compiler component cannot be loaded: {e}")))?;
         Ok(Sandbox { engine, component })
     }
 
     /// The names the component imports; the sandbox's promise is that there are none.
     pub fn imports(&self) -> Vec<String> {
-        self.component
-            .component_type()
-            .imports(&self.engine)
-            .map(|(name, _)| name.to_string())
-            .collect()
+        self.component.component_type().imports(&self.engine).map(|(name, _)| name.to_string()).collect()
     }
 
     /// One compile in a fresh store (a trapped instance cannot be entered again).
     pub fn compile(&self, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
-        let mut store = Store::new(
-            &self.engine,
-            State {
-                memory_limit: limits.memory,
-                hit_memory_limit: false,
-            },
-        );
+        let mut store = Store::new(&self.engine, State { memory_limit: limits.memory, hit_memory_limit: false });
         store.limiter(|s| s as &mut dyn ResourceLimiter);
-        store
-            .set_fuel(limits.fuel)
-            .map_err(|e| Error::new(format!("wasmtime: {e}")))?;
+        store.set_fuel(limits.fuel).map_err(|e| Error::new(format!("wasmtime: {e}")))?;
         let linker: Linker<State> = Linker::new(&self.engine); // empty: the guest gets nothing
         let trap = |store: &Store<State>, e: wasmtime::Error| sandbox_error(store, e, limits);
-        let instance = bindings::Compiler::instantiate(&mut store, &self.component, &linker)
-            .map_err(|e| trap(&store, e))?;
-        let input: Vec<bindings::Source> = sources
-            .iter()
-            .map(|(p, t)| bindings::Source {
-                path: p.clone(),
-                text: t.clone(),
-            })
-            .collect();
-        let out = instance
-            .call_compile(&mut store, &input)
-            .map_err(|e| trap(&store, e))?;
+        let instance =
+            bindings::Compiler::instantiate(&mut store, &self.component, &linker).map_err(|e| trap(&store, e))?;
+        let input: Vec<bindings::Source> =
+            sources.iter().map(|(p, t)| bindings::Source { path: p.clone(), text: t.clone() }).collect();
+        let out = instance.call_compile(&mut store, &input).map_err(|e| trap(&store, e))?;
         Ok(Compiled {
             files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
             ports: out.ports.into_iter().map(|p| (p.name, p.port)).collect(),

@@ -8,31 +8,28 @@ use crate::{Error, Result};
 
 /// Reads the root DSL file as `(path as given, text)`.
 pub fn read_source(path: &Path) -> Result<(String, String)> {
-    let text = fs::read_to_string(path)
-        .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+    let text = fs::read_to_string(path).map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
     Ok((path.display().to_string(), text))
 }
 
 /// Writes every `(name, text)` into `dir`: first all to temporary files beside their targets, then each
 /// renamed into place. On any failure the temporary files are removed and no target is touched.
 pub fn write_all(dir: &Path, files: &[(String, String)]) -> Result<Vec<PathBuf>> {
-    fs::create_dir_all(dir)
-        .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+    fs::create_dir_all(dir).map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = (|| {
         for (name, text) in files {
             let target = dir.join(name);
             let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
             staged.push((tmp.clone(), target));
-            let mut f = fs::File::create(&tmp)
-                .map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
+            let mut f =
+                fs::File::create(&tmp).map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
             f.write_all(text.as_bytes())
                 .and_then(|()| f.sync_all())
                 .map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
         }
         for (tmp, target) in &staged {
-            fs::rename(tmp, target)
-                .map_err(|e| Error::new(format!("cannot write {}: {e}", target.display())))?;
+            fs::rename(tmp, target).map_err(|e| Error::new(format!("cannot write {}: {e}", target.display())))?;
         }
         Ok(())
     })();
@@ -53,18 +50,14 @@ impl TempDir {
     pub fn new(prefix: &str) -> Result<TempDir> {
         let base = std::env::temp_dir();
         for attempt in 0..100u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
+            let nanos =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
             let dir = base.join(format!("{prefix}-{}-{nanos}-{attempt}", std::process::id()));
             match fs::create_dir(&dir) {
                 Ok(()) => return Ok(TempDir(dir)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
-                    return Err(Error::new(format!(
-                        "cannot create a folder in {}: {e}",
-                        base.display()
-                    )));
+                    return Err(Error::new(format!("cannot create a folder in {}: {e}", base.display())));
                 }
             }
         }

@@ -34,21 +34,12 @@ struct PortValue<'a> {
 
 /// The chart values for a successful compile, as YAML.
 pub fn values_yaml(c: &Compiled) -> Result<String> {
-    let file = |name: &str| {
-        c.files
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("", |(_, t)| t.as_str())
-    };
+    let file = |name: &str| c.files.iter().find(|(n, _)| n == name).map_or("", |(_, t)| t.as_str());
     let values = Values {
         compiled: CompiledValues {
             ejabberd: file(xmpp_compiler::emit::ejabberd::FILE_NAME),
             prosody: file(xmpp_compiler::emit::prosody::FILE_NAME),
-            ports: c
-                .ports
-                .iter()
-                .map(|(name, port)| PortValue { name, port: *port })
-                .collect(),
+            ports: c.ports.iter().map(|(name, port)| PortValue { name, port: *port }).collect(),
         },
     };
     serde_yaml_ng::to_string(&values).map_err(|e| Error::new(format!("cannot write values: {e}")))
@@ -61,28 +52,20 @@ pub fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>)> {
     let mut it = args.iter().peekable();
     while let Some(arg) = it.next() {
         let value = match arg.as_str() {
-            "-f" | "--values" | "--dsl" => it
-                .peek()
-                .filter(|v| arg == "--dsl" || is_dsl(v))
-                .map(|v| v.to_string()),
+            "-f" | "--values" | "--dsl" => it.peek().filter(|v| arg == "--dsl" || is_dsl(v)).map(|v| v.to_string()),
             a => a
                 .strip_prefix("--values=")
                 .or_else(|| a.strip_prefix("--dsl="))
-                .or_else(|| {
-                    a.strip_prefix("-f")
-                        .filter(|v| !v.is_empty() && !v.starts_with('-'))
-                })
+                .or_else(|| a.strip_prefix("-f").filter(|v| !v.is_empty() && !v.starts_with('-')))
                 .filter(|v| a.starts_with("--dsl=") || is_dsl(v))
                 .map(str::to_string),
         };
         match value {
             Some(v) => {
                 if dsl.replace(PathBuf::from(&v)).is_some() {
-                    return Err(Error::new(
-                        "only one DSL file may be given; try `include` in the root file",
-                    ));
+                    return Err(Error::new("only one DSL file may be given; try `include` in the root file"));
                 }
-                if !arg.contains('=') && !(arg.starts_with("-f") && arg.len() > 2) {
+                if matches!(arg.as_str(), "-f" | "--values" | "--dsl") {
                     it.next();
                 }
             }
@@ -99,10 +82,7 @@ fn is_dsl(v: &str) -> bool {
 
 /// The Helm binary: `$HELM_BIN` when run as a plugin, else `helm` from `PATH`.
 pub fn helm_bin() -> String {
-    std::env::var("HELM_BIN")
-        .ok()
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| "helm".to_string())
+    std::env::var("HELM_BIN").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| "helm".to_string())
 }
 
 /// Runs `helm SUBCOMMAND ARGS… -f VALUES` with inherited standard streams.
@@ -127,23 +107,11 @@ mod tests {
 
     #[test]
     fn the_xmpp_file_is_taken_and_the_rest_passed_through() {
-        let (dsl, rest) = split_args(&strings(&[
-            "charts/xmpp",
-            "-f",
-            "a.xmpp",
-            "-f",
-            "v.yaml",
-            "--set",
-            "x=1",
-        ]))
-        .unwrap_or_default();
-        assert_eq!(dsl, PathBuf::from("a.xmpp"));
-        assert_eq!(
-            rest,
-            strings(&["charts/xmpp", "-f", "v.yaml", "--set", "x=1"])
-        );
         let (dsl, rest) =
-            split_args(&strings(&["--values=b.xmpp", "c", "-fd.yaml"])).unwrap_or_default();
+            split_args(&strings(&["charts/xmpp", "-f", "a.xmpp", "-f", "v.yaml", "--set", "x=1"])).unwrap_or_default();
+        assert_eq!(dsl, PathBuf::from("a.xmpp"));
+        assert_eq!(rest, strings(&["charts/xmpp", "-f", "v.yaml", "--set", "x=1"]));
+        let (dsl, rest) = split_args(&strings(&["--values=b.xmpp", "c", "-fd.yaml"])).unwrap_or_default();
         assert_eq!(dsl, PathBuf::from("b.xmpp"));
         assert_eq!(rest, strings(&["c", "-fd.yaml"]));
         assert!(split_args(&strings(&["c", "-f", "v.yaml"])).is_err());

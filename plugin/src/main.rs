@@ -84,11 +84,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!(
                     "{}: no errors{}",
                     sources[0].0,
-                    if warnings > 0 {
-                        format!(", {warnings} warning(s)")
-                    } else {
-                        String::new()
-                    }
+                    if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() }
                 );
             }
             Ok(exit(&compiled))
@@ -118,10 +114,7 @@ fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
     }
     let tmp = files::TempDir::new("helm-xmpp")?;
     let values = tmp.0.join("compiled-values.yaml");
-    files::write_all(
-        &tmp.0,
-        &[("compiled-values.yaml".into(), helm::values_yaml(&compiled)?)],
-    )?;
+    files::write_all(&tmp.0, &[("compiled-values.yaml".into(), helm::values_yaml(&compiled)?)])?;
     let status = helm::run(subcommand, &rest, &values)?;
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
@@ -135,10 +128,7 @@ fn compile(file: &Path, e: &EngineArgs) -> Result<(Vec<(String, String)>, Compil
     let sources = vec![files::read_source(file)?];
     let limits = Limits {
         fuel: e.fuel,
-        memory: e
-            .max_memory
-            .checked_shl(20)
-            .ok_or_else(|| Error::new("--max-memory is too large"))?,
+        memory: e.max_memory.checked_shl(20).ok_or_else(|| Error::new("--max-memory is too large"))?,
     };
     let compiled = engine::compile(e.engine, &sources, limits)?;
     for d in &compiled.diagnostics {
@@ -148,9 +138,5 @@ fn compile(file: &Path, e: &EngineArgs) -> Result<(Vec<(String, String)>, Compil
 }
 
 fn exit(c: &Compiled) -> ExitCode {
-    if c.has_errors() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if c.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

@@ -9,23 +9,15 @@ pub fn render(d: &Diagnostic, sources: &[(String, String)]) -> String {
     let mut out = String::new();
     let kind = if d.error { "error" } else { "warning" };
     let _ = writeln!(out, "{kind}[{}]: {}", d.code, d.message);
-    let (path, text) = sources
-        .get(d.file)
-        .map_or(("?", ""), |(p, t)| (p.as_str(), t.as_str()));
+    let (path, text) = sources.get(d.file).map_or(("?", ""), |(p, t)| (p.as_str(), t.as_str()));
     let pad = " ".repeat(d.line.to_string().len());
     let _ = writeln!(out, "{pad}--> {path}:{}:{}", d.line, d.col);
     if let Some(line) = text.lines().nth(d.line.saturating_sub(1) as usize) {
         let number = d.line.to_string();
 
         let col = d.col.saturating_sub(1) as usize;
-        let width = text.get(d.start..d.end).map_or(1, |s| {
-            s.lines().next().map_or(1, |l| l.chars().count().max(1))
-        });
-        let lead: String = line
-            .chars()
-            .take(col)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        let width = text.get(d.start..d.end).map_or(1, |s| s.lines().next().map_or(1, |l| l.chars().count().max(1)));
+        let lead: String = line.chars().take(col).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
         let _ = writeln!(out, "{pad} |");
         let _ = writeln!(out, "{number} | {line}");
         let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat(width));

@@ -17,16 +17,12 @@ pub fn bin() -> Command {
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// Runs a command, returning its output; panics with its stderr if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 pub fn text(bytes: &[u8]) -> String {
@@ -35,29 +31,19 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// A port that was free on 127.0.0.1 a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Where tests/setup puts the tools it builds.
 pub fn tool(name: &str) -> PathBuf {
-    let cache = std::env::var_os("HELM_XMPP_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let base = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-            base.join("helm-xmpp")
-        });
+    let cache = std::env::var_os("HELM_XMPP_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+        base.join("helm-xmpp")
+    });
     let path = cache.join("bin").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run tests/setup first",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: run tests/setup first", path.display());
     path
 }
 
@@ -84,15 +70,8 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
     )?;
     let mut response = String::new();
     s.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
+    let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
     Ok((status, body))
 }
 
@@ -112,11 +91,7 @@ pub fn stream_features(port: u16, domain: &str) -> std::io::Result<String> {
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => return Err(e),
         }
     }
@@ -127,9 +102,7 @@ pub fn stream_features(port: u16, domain: &str) -> std::io::Result<String> {
 pub fn self_signed(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
     let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
     let out = run(Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-        ])
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj"])
         .arg(format!("/CN={domain}"))
         .arg("-addext")
         .arg(format!("subjectAltName=DNS:{domain}"))
@@ -137,29 +110,18 @@ pub fn self_signed(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
         .arg(&key)
         .arg("-out")
         .arg(&crt));
-    assert!(
-        out.status.success(),
-        "openssl failed: {}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "openssl failed: {}", text(&out.stderr));
     (crt, key)
 }
 
 /// Gives `path` (recursively) to a system user, so a server running as that user can use it.
 pub fn chown(path: &Path, user: &str) {
-    let out = run(Command::new("chown")
-        .arg("-R")
-        .arg(format!("{user}:"))
-        .arg(path));
+    let out = run(Command::new("chown").arg("-R").arg(format!("{user}:")).arg(path));
     assert!(out.status.success(), "chown failed: {}", text(&out.stderr));
 }
 
 /// Compiles `dsl` with the built binary into `dir`; panics with the diagnostics on failure.
 pub fn compile_into(dsl: &Path, dir: &Path) {
     let out = run(bin().arg("compile").arg(dsl).arg("-o").arg(dir));
-    assert!(
-        out.status.success(),
-        "compile failed:\n{}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "compile failed:\n{}", text(&out.stderr));
 }

@@ -9,11 +9,7 @@ pub const FILE_NAME: &str = "ejabberd.yml";
 
 pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     let mut top = Mapping::new();
-    put(
-        &mut top,
-        "hosts",
-        strings(d.domains.iter().map(|dom| dom.name.as_str())),
-    );
+    put(&mut top, "hosts", strings(d.domains.iter().map(|dom| dom.name.as_str())));
     put(&mut top, "loglevel", s(loglevel(d.log_level)));
 
     let certfiles: Vec<&str> = d
@@ -26,42 +22,18 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         put(&mut top, "certfiles", strings(dedup(certfiles)));
     }
 
-    put(
-        &mut top,
-        "listen",
-        Value::Sequence(d.listeners.iter().map(listener).collect()),
-    );
+    put(&mut top, "listen", Value::Sequence(d.listeners.iter().map(listener).collect()));
     if let Some(tls) = d.listeners.iter().find_map(|l| match l.service {
         Service::Federation { tls } => Some(tls),
         _ => None,
     }) {
-        put(
-            &mut top,
-            "s2s_use_starttls",
-            s(if tls == TlsMode::Required {
-                "required"
-            } else {
-                "optional"
-            }),
-        );
+        put(&mut top, "s2s_use_starttls", s(if tls == TlsMode::Required { "required" } else { "optional" }));
     }
 
-    let admins: Vec<&str> = d
-        .domains
-        .iter()
-        .flat_map(|dom| dom.admins.iter().map(String::as_str))
-        .collect();
+    let admins: Vec<&str> = d.domains.iter().flat_map(|dom| dom.admins.iter().map(String::as_str)).collect();
     if !admins.is_empty() {
-        put(
-            &mut top,
-            "acl",
-            map([("admin", map([("user", strings(admins))]))]),
-        );
-        put(
-            &mut top,
-            "access_rules",
-            map([("configure", map([("allow", s("admin"))]))]),
-        );
+        put(&mut top, "acl", map([("admin", map([("user", strings(admins))]))]));
+        put(&mut top, "access_rules", map([("configure", map([("allow", s("admin"))]))]));
     }
 
     let api = http(d).and_then(|h| h.api.as_ref());
@@ -71,21 +43,10 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
             &mut top,
             "api_permissions",
             map([
-                (
-                    "console commands",
-                    map([
-                        ("from", strings(["ejabberd_ctl"])),
-                        ("who", s("all")),
-                        ("what", s("*")),
-                    ]),
-                ),
+                ("console commands", map([("from", strings(["ejabberd_ctl"])), ("who", s("all")), ("what", s("*"))])),
                 (
                     "helm-xmpp api",
-                    map([
-                        ("from", strings([EJABBERD_API])),
-                        ("who", who),
-                        ("what", strings(["*", "!stop", "!start"])),
-                    ]),
+                    map([("from", strings([EJABBERD_API])), ("who", who), ("what", strings(["*", "!stop", "!start"]))]),
                 ),
             ]),
         );
@@ -100,39 +61,21 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         put(&mut modules, facts::ARCHIVE.ejabberd, mam(a.default));
     }
     if http(d).is_some_and(|h| h.bosh.is_some()) {
-        put(
-            &mut modules,
-            facts::BOSH.ejabberd,
-            Value::Mapping(Mapping::new()),
-        );
+        put(&mut modules, facts::BOSH.ejabberd, Value::Mapping(Mapping::new()));
     }
     if api.is_some() {
         put(&mut modules, EJABBERD_API, Value::Mapping(Mapping::new()));
-        put(
-            &mut modules,
-            EJABBERD_API_COMMANDS,
-            Value::Mapping(Mapping::new()),
-        );
+        put(&mut modules, EJABBERD_API_COMMANDS, Value::Mapping(Mapping::new()));
     }
     put(&mut top, "modules", Value::Mapping(modules));
 
     let mut per_host: Vec<(&str, Mapping)> = Vec::new();
     for (dom, a) in &archive.per_domain {
-        put(
-            host_modules(&mut per_host, dom),
-            facts::ARCHIVE.ejabberd,
-            mam(a.default),
-        );
+        put(host_modules(&mut per_host, dom), facts::ARCHIVE.ejabberd, mam(a.default));
     }
     if !per_host.is_empty() {
-        let hosts = per_host
-            .into_iter()
-            .map(|(h, m)| (s(h), map([("modules", Value::Mapping(m))])));
-        put(
-            &mut top,
-            "append_host_config",
-            Value::Mapping(hosts.collect()),
-        );
+        let hosts = per_host.into_iter().map(|(h, m)| (s(h), map([("modules", Value::Mapping(m))])));
+        put(&mut top, "append_host_config", Value::Mapping(hosts.collect()));
     }
 
     let body = serde_yaml_ng::to_string(&Value::Mapping(top)).unwrap_or_default();
@@ -140,10 +83,7 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
 }
 
 /// The module options of one host in `append_host_config`, created on first use.
-fn host_modules<'m, 'd>(
-    per_host: &'m mut Vec<(&'d str, Mapping)>,
-    dom: &'d Domain,
-) -> &'m mut Mapping {
+fn host_modules<'m, 'd>(per_host: &'m mut Vec<(&'d str, Mapping)>, dom: &'d Domain) -> &'m mut Mapping {
     let i = match per_host.iter().position(|(h, _)| *h == dom.name) {
         Some(i) => i,
         None => {
@@ -210,7 +150,7 @@ fn loglevel(l: LogLevel) -> &'static str {
     }
 }
 
-fn dedup<'a>(items: Vec<&'a str>) -> Vec<&'a str> {
+fn dedup(items: Vec<&str>) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::with_capacity(items.len());
     for i in items {
         if !out.contains(&i) {

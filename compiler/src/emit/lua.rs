@@ -66,32 +66,23 @@ fn render(value: &Lua, indent: &str) -> String {
             s
         }
         Lua::Table(fields) => {
-            let parts: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{} = {}", key(k), render(v, indent)))
-                .collect();
+            let parts: Vec<String> =
+                fields.iter().map(|(k, v)| format!("{} = {}", key(k), render(v, indent))).collect();
             format!("{{ {} }}", parts.join("; "))
         }
     }
 }
 
 fn key(k: &str) -> String {
-    let ident = k
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let ident = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !RESERVED.contains(&k);
-    if ident {
-        k.to_string()
-    } else {
-        format!("[{}]", quote(k))
-    }
+    if ident { k.to_string() } else { format!("[{}]", quote(k)) }
 }
 
 const RESERVED: &[&str] = &[
-    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
-    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in", "local", "nil",
+    "not", "or", "repeat", "return", "then", "true", "until", "while",
 ];
 
 /// A double-quoted Lua string literal; control and non-ASCII bytes are written as `\ddd`.
@@ -126,10 +117,7 @@ mod tests {
 
     #[test]
     fn tables_quote_keys_that_are_not_identifiers() {
-        let t = Lua::Table(vec![
-            ("info".into(), Lua::str("*console")),
-            ("end".into(), Lua::Int(1)),
-        ]);
+        let t = Lua::Table(vec![("info".into(), Lua::str("*console")), ("end".into(), Lua::Int(1))]);
         assert_eq!(render(&t, ""), r#"{ info = "*console"; ["end"] = 1 }"#);
     }
 }

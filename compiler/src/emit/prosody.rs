@@ -18,11 +18,7 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         LogLevel::Warning => "warn",
         LogLevel::Error => "error",
     };
-    w.set(
-        "",
-        "log",
-        &Lua::Table(vec![(level.into(), Lua::str("*console"))]),
-    );
+    w.set("", "log", &Lua::Table(vec![(level.into(), Lua::str("*console"))]));
 
     let http = d.listeners.iter().find_map(|l| match &l.service {
         Service::Http(h) => Some(h),
@@ -45,29 +41,15 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
 
     // Every port list is written, even empty, so Prosody never opens a default port nobody asked for.
     listeners(&mut w, d, "c2s", |s| matches!(s, Service::Client { .. }));
-    listeners(&mut w, d, "s2s", |s| {
-        matches!(s, Service::Federation { .. })
-    });
+    listeners(&mut w, d, "s2s", |s| matches!(s, Service::Federation { .. }));
     listeners(&mut w, d, "http", |s| matches!(s, Service::Http(_)));
-    for name in [
-        "c2s_direct_tls_ports",
-        "s2s_direct_tls_ports",
-        "https_ports",
-    ] {
+    for name in ["c2s_direct_tls_ports", "s2s_direct_tls_ports", "https_ports"] {
         w.set("", name, &Lua::List(Vec::new()));
     }
     for l in &d.listeners {
         match l.service {
-            Service::Client { tls } => w.set(
-                "",
-                "c2s_require_encryption",
-                &Lua::Bool(tls == TlsMode::Required),
-            ),
-            Service::Federation { tls } => w.set(
-                "",
-                "s2s_require_encryption",
-                &Lua::Bool(tls == TlsMode::Required),
-            ),
+            Service::Client { tls } => w.set("", "c2s_require_encryption", &Lua::Bool(tls == TlsMode::Required)),
+            Service::Federation { tls } => w.set("", "s2s_require_encryption", &Lua::Bool(tls == TlsMode::Required)),
             Service::Http(_) => {}
         }
     }
@@ -83,32 +65,17 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         w.line(&format!("VirtualHost {}", super::lua::quote(&dom.name)));
         let indent = "\t";
         if !dom.admins.is_empty() {
-            w.set(
-                indent,
-                "admins",
-                &Lua::strings(dom.admins.iter().map(String::as_str)),
-            );
+            w.set(indent, "admins", &Lua::strings(dom.admins.iter().map(String::as_str)));
         }
         if let Some(c) = &dom.certificate {
             w.set(
                 indent,
                 "ssl",
-                &Lua::Table(vec![
-                    ("certificate".into(), Lua::str(&c.cert)),
-                    ("key".into(), Lua::str(&c.key)),
-                ]),
+                &Lua::Table(vec![("certificate".into(), Lua::str(&c.cert)), ("key".into(), Lua::str(&c.key))]),
             );
         }
-        if let Some((_, a)) = archive
-            .per_domain
-            .iter()
-            .find(|(d2, _)| d2.name == dom.name)
-        {
-            w.set(
-                indent,
-                "modules_enabled",
-                &Lua::strings([facts::ARCHIVE.prosody]),
-            );
+        if let Some((_, a)) = archive.per_domain.iter().find(|(d2, _)| d2.name == dom.name) {
+            w.set(indent, "modules_enabled", &Lua::strings([facts::ARCHIVE.prosody]));
             archive_options(&mut w, indent, a);
         }
     }
@@ -122,11 +89,7 @@ fn listeners(w: &mut Writer, d: &Deployment, prefix: &str, is: impl Fn(&Service)
     if !chosen.is_empty() {
         let mut addresses: Vec<&str> = chosen.iter().map(|l| l.address.as_str()).collect();
         addresses.dedup();
-        w.set(
-            "",
-            &format!("{prefix}_interfaces"),
-            &Lua::strings(addresses),
-        );
+        w.set("", &format!("{prefix}_interfaces"), &Lua::strings(addresses));
     }
 }
 
