@@ -13,6 +13,186 @@ use common::*;
 
 const DOMAIN: &str = "chat.test";
 
+/// The unpacked bookworm-backports tree (tests/setup).
+fn backports() -> PathBuf {
+    let base =
+        std::env::var_os("HELM_XMPP_SERVERS").map_or_else(|| PathBuf::from("/opt/helm-xmpp/servers"), PathBuf::from);
+    let root = base.join("root");
+    assert!(root.join("usr/sbin/ejabberdctl").exists(), "{} is missing: run tests/setup", root.display());
+    root
+}
+
+/// ejabberd releases under test: (version, ejabberdctl).
+fn ejabberds() -> Vec<(&'static str, PathBuf)> {
+    vec![("23.01", PathBuf::from("/usr/sbin/ejabberdctl")), ("24.12", backports().join("usr/sbin/ejabberdctl"))]
+}
+
+/// Prosody releases under test: (version, prosody, prosodyctl).
+fn prosodies() -> Vec<(&'static str, PathBuf, PathBuf)> {
+    let new = backports();
+    vec![
+        ("0.12", PathBuf::from("/usr/bin/prosody"), PathBuf::from("/usr/bin/prosodyctl")),
+        ("13.0", new.join("usr/bin/prosody"), new.join("usr/bin/prosodyctl")),
+    ]
+}
+
+/// The oldest version of `server` an example's `targets` line allows (none: every version).
+fn target_min(dsl: &str, server: &str) -> Option<(u32, u32)> {
+    let line = dsl.lines().find(|l| l.trim_start().starts_with("targets"))?;
+    let after = line.split(server).nth(1)?.trim_start().strip_prefix(">=")?.trim_start();
+    let version: String = after.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let mut parts = version.split('.').map(|p| p.parse().unwrap_or(0));
+    Some((parts.next()?, parts.next().unwrap_or(0)))
+}
+
+fn allows(dsl: &str, server: &str, version: &str) -> bool {
+    let Some(min) = target_min(dsl, server) else {
+        // No line, or a line without this server: every release when there is no line at all.
+        return !dsl.lines().any(|l| l.trim_start().starts_with("targets"));
+    };
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= min
+}
+
+/// Secret values the tests hand the servers through the environment.
+const TEST_SECRETS: &[(&str, &str)] =
+    &[("XMPP_DB_PASSWORD", "db-s3cret-for-tests"), ("TURN_SECRET", "turn-s3cret-for-tests")];
+
+/// An example adapted to this machine: its listeners on free loopback ports, a test certificate,
+/// and the secrets folder in the test's own folder. Returns the DSL and the client port.
+fn adapt(example: &str, dir: &Path, db_port: u16) -> (String, u16, String) {
+    let domain = example
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("domain \"")?.split('"').next())
+        .unwrap_or(DOMAIN)
+        .to_string();
+    let (crt, key) = self_signed(dir, &domain);
+    let mut client = 0;
+    let mut out = String::new();
+    for line in example.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first() == Some(&"listen") && words.len() >= 3 {
+            let port = free_port();
+            if words[1] == "client" && client == 0 && !line.contains("direct") {
+                client = port;
+            }
+            let rest = line.splitn(4, ' ').nth(3).unwrap_or("");
+            out.push_str(&format!("listen {} {port} on 127.0.0.1 {rest}\n", words[1]));
+        } else {
+            out.push_str(&rewrite(line, &crt, &key, db_port));
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!("secrets-dir \"{}\"\n", dir.display()));
+    // Included files get the same certificate and database.
+    for e in fs::read_dir(dir.join("common")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|e| e == "xmpp") {
+            let t: String =
+                fs::read_to_string(&p).unwrap().lines().map(|l| rewrite(l, &crt, &key, db_port) + "\n").collect();
+            fs::write(&p, t).unwrap();
+        }
+    }
+    // ejabberd < 24.12 reads secrets from this macros file, which the chart writes in a pod.
+    let macros: String = TEST_SECRETS.iter().map(|(k, v)| format!("  {k}: \"{v}\"\n")).collect();
+    fs::write(dir.join("ejabberd-secrets.yml"), format!("define_macro:\n{macros}")).unwrap();
+    (out, client, domain)
+}
+
+fn examples() -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xmpp"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().to_string(), fs::read_to_string(&p).unwrap()))
+        .collect();
+    all.sort();
+    all
+}
+
+/// A line with the certificate paths and the database address of this machine.
+fn rewrite(line: &str, crt: &Path, key: &Path, db_port: u16) -> String {
+    line.replace("/etc/xmpp/tls/tls.crt", &crt.display().to_string())
+        .replace("/etc/xmpp/tls/tls.key", &key.display().to_string())
+        .replace("host \"postgres-rw\"", "host \"127.0.0.1\"")
+        .replace("port 5432", &format!("port {db_port}"))
+}
+
+/// Whether the example (or a file it includes) keeps its data in PostgreSQL.
+fn needs_db(source: &str) -> bool {
+    source.contains("storage postgres")
+        || source.lines().filter_map(|l| l.trim().strip_prefix("include \"")?.split('"').next()).any(|inc| {
+            fs::read_to_string(root().join("examples").join(inc)).is_ok_and(|t| t.contains("storage postgres"))
+        })
+}
+
+/// Copies the examples' included files (`examples/common/`) beside the adapted copy, so `include` resolves.
+fn copy_includes(dir: &Path) {
+    let common = dir.join("common");
+    fs::create_dir_all(&common).unwrap();
+    for e in fs::read_dir(root().join("examples/common")).unwrap() {
+        let p = e.unwrap().path();
+        fs::copy(&p, common.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+/// Every example whose targets allow a release makes that ejabberd start and accept clients.
+#[test]
+fn every_example_starts_ejabberd() {
+    let mut ran = 0;
+    for (name, source) in examples() {
+        for (version, ctl) in ejabberds() {
+            if !allows(&source, "ejabberd", version) {
+                continue;
+            }
+            let tmp = TempDir::new("hx-example-ej").unwrap();
+            copy_includes(&tmp.0);
+            let db = needs_db(&source).then(|| Postgres::start("xmpp", "xmpp", TEST_SECRETS[0].1));
+            let (dsl, client, domain) = adapt(&source, &tmp.0, db.as_ref().map_or(5432, |d| d.port));
+            let path = tmp.0.join(format!("{name}.xmpp"));
+            fs::write(&path, dsl).unwrap();
+            let out = tmp.0.join("out");
+            compile_into(&path, &out);
+            fs::copy(out.join("ejabberd.yml"), tmp.0.join("ejabberd.yml")).unwrap();
+            eprintln!("{name} on ejabberd {version}");
+            let node = Ejabberd::start(&ctl, &tmp.0);
+            let status = run(node.ctl().arg("status"));
+            assert!(status.status.success(), "{name} on ejabberd {version}: {}", text(&status.stdout));
+            assert!(text(&status.stdout).contains(&format!("ejabberd {version}")), "{}", text(&status.stdout));
+            let features = stream_features(client, &domain).unwrap();
+            assert!(features.contains("<starttls"), "{name} on ejabberd {version}: {features}");
+            ran += 1;
+        }
+    }
+    assert!(ran >= 4, "only {ran} example runs");
+}
+
+/// Every example whose targets allow a release passes that Prosody's `check config` and starts it.
+#[test]
+fn every_example_checks_and_starts_prosody() {
+    let mut ran = 0;
+    for (name, source) in examples() {
+        for (version, prosody, prosodyctl) in prosodies() {
+            if !allows(&source, "prosody", version) {
+                continue;
+            }
+            let tmp = TempDir::new("hx-example-pr").unwrap();
+            copy_includes(&tmp.0);
+            let db = needs_db(&source).then(|| Postgres::start("xmpp", "xmpp", TEST_SECRETS[0].1));
+            let (dsl, client, domain) = adapt(&source, &tmp.0, db.as_ref().map_or(5432, |d| d.port));
+            let path = tmp.0.join(format!("{name}.xmpp"));
+            fs::write(&path, dsl).unwrap();
+            compile_into(&path, &tmp.0);
+            let server = Prosody::start(&prosody, &prosodyctl, &tmp.0, client, &format!("{name} on prosody {version}"));
+            let features = stream_features(client, &domain).unwrap();
+            assert!(features.contains("<starttls"), "{name} on prosody {version}: {features}");
+            drop(server);
+            ran += 1;
+        }
+    }
+    assert!(ran >= 4, "only {ran} example runs");
+}
+
 /// The loopback listeners of one server under test.
 struct Ports {
     client: u16,
@@ -87,10 +267,17 @@ impl Ejabberd {
         .unwrap();
         chown(dir, "ejabberd");
         let e = Ejabberd { dir: dir.to_path_buf(), ctl: ctl.to_path_buf() };
-        let out = run(e.ctl().arg("start"));
+        let mut start = e.ctl();
+        for (k, v) in TEST_SECRETS {
+            start.env(format!("EJABBERD_MACRO_{k}"), v);
+        }
+        let out = run(start.arg("start"));
         assert!(out.status.success(), "ejabberdctl start failed: {}{}", text(&out.stdout), text(&out.stderr));
-        let out = run(e.ctl().arg("started"));
-        assert!(out.status.success(), "ejabberd did not start: {}", e.logs());
+        // Poll `status` rather than `ejabberdctl started`, which waits out its whole timeout on a failed start.
+        let up = wait_until(Duration::from_secs(60), || {
+            run(e.ctl().arg("status")).status.success() || e.logs().contains("[critical]")
+        });
+        assert!(up && !e.logs().contains("[critical]"), "ejabberd did not start: {}", e.logs());
         e
     }
 
@@ -152,6 +339,55 @@ struct Prosody {
     log: PathBuf,
 }
 
+impl Prosody {
+    /// Checks the generated `dir/prosody.cfg.lua` and starts it as the prosody user, with data and pid
+    /// in `dir` (set by a wrapper that includes the generated file), and waits for the client port.
+    fn start(prosody: &Path, prosodyctl: &Path, dir: &Path, client: u16, what: &str) -> Prosody {
+        let config = dir.join("prosody.cfg.lua");
+        let mut check = Command::new(prosodyctl);
+        check.arg("--config").arg(&config).args(["check", "config"]);
+        for (k, v) in TEST_SECRETS {
+            check.env(k, v);
+        }
+        let check = run(&mut check);
+        assert!(
+            check.status.success(),
+            "{what}: prosodyctl check config failed:\n{}{}",
+            text(&check.stdout),
+            text(&check.stderr)
+        );
+        fs::create_dir_all(dir.join("data")).unwrap();
+        let wrapper = dir.join("run.cfg.lua");
+        fs::write(
+            &wrapper,
+            format!(
+                "data_path = \"{d}/data\"\npidfile = \"{d}/prosody.pid\"\nInclude \"{}\"\n",
+                config.display(),
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        chown(dir, "prosody");
+        let log = dir.join("prosody.log");
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "prosody", "--"]).arg(prosody).args(["-F", "--config"]).arg(&wrapper);
+        for (k, v) in TEST_SECRETS {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(Stdio::from(fs::File::options().append(true).open(&log).unwrap()))
+            .spawn()
+            .unwrap();
+        let server = Prosody { child, log };
+        assert!(
+            wait_until(Duration::from_secs(15), || std::net::TcpStream::connect(("127.0.0.1", client)).is_ok()),
+            "{what}: prosody does not accept connections on its client port"
+        );
+        server
+    }
+}
+
 impl Drop for Prosody {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -172,38 +408,7 @@ fn prosody_0_12_checks_and_runs_the_generated_config() {
     let dsl = site(&tmp.0, &ports, "prosody >= 0.12");
     compile_into(&dsl, &tmp.0);
     assert!(!tmp.0.join("ejabberd.yml").exists(), "ejabberd was not a target");
-    let config = tmp.0.join("prosody.cfg.lua");
-
-    let check = run(Command::new("prosodyctl").arg("--config").arg(&config).args(["check", "config"]));
-    assert!(check.status.success(), "prosodyctl check config failed:\n{}{}", text(&check.stdout), text(&check.stderr));
-
-    // Where the data and pid go is the operator's choice (the chart's): a wrapper includes the generated file.
-    fs::create_dir_all(tmp.0.join("data")).unwrap();
-    let wrapper = tmp.0.join("run.cfg.lua");
-    fs::write(
-        &wrapper,
-        format!(
-            "data_path = \"{d}/data\"\npidfile = \"{d}/prosody.pid\"\nInclude \"{}\"\n",
-            config.display(),
-            d = tmp.0.display()
-        ),
-    )
-    .unwrap();
-    chown(&tmp.0, "prosody");
-    let log = tmp.0.join("prosody.log");
-    let child = Command::new("runuser")
-        .args(["-u", "prosody", "--", "prosody", "-F", "--config"])
-        .arg(&wrapper)
-        .stdout(fs::File::create(&log).unwrap())
-        .stderr(Stdio::from(fs::File::options().append(true).open(&log).unwrap()))
-        .spawn()
-        .unwrap();
-    let server = Prosody { child, log };
-
-    assert!(
-        wait_until(Duration::from_secs(15), || std::net::TcpStream::connect(("127.0.0.1", ports.client)).is_ok()),
-        "prosody does not accept connections on its client port"
-    );
+    let server = Prosody::start(Path::new("prosody"), Path::new("prosodyctl"), &tmp.0, ports.client, "site");
     let features = stream_features(ports.client, DOMAIN).unwrap();
     assert!(features.contains("<starttls") && features.contains("<required/>"), "{features}");
     let (code, _) = http(ports.http, "GET", "/http-bind", "").unwrap();

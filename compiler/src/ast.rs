@@ -3,7 +3,7 @@
 //! Built by [`crate::syntax`] from pest's pairs; read by [`crate::check`], which drops the spans.
 
 /// A byte range in one source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Span {
     /// Index of the file in the sources given to [`crate::compile`].
     pub file: usize,
@@ -27,9 +27,93 @@ pub struct File {
 #[derive(Debug)]
 pub enum Statement {
     Targets(Vec<Target>),
+    /// Resolved by the host: the included file is one of the sources.
+    Include(Spanned<String>),
+    SecretsDir(Spanned<String>),
     Domain(Domain),
     Listen(Listen),
     Log(Spanned<LogLevel>),
+    /// The server-wide default certificate.
+    Certificate {
+        cert: Spanned<String>,
+        key: Spanned<String>,
+        span: Span,
+    },
+    Auth(Spanned<AuthKind>),
+    Storage(Spanned<StorageKind>),
+    Limits(Settings),
+    Turn {
+        host: Spanned<String>,
+        settings: Option<Settings>,
+        span: Span,
+    },
+    Metrics {
+        path: Spanned<String>,
+        allow: Vec<Spanned<String>>,
+        span: Span,
+    },
+    Raw {
+        server: Spanned<Server>,
+        text: Spanned<String>,
+    },
+}
+
+#[derive(Debug)]
+pub enum AuthKind {
+    Internal,
+    Sql,
+    Ldap(Settings),
+    External(Spanned<String>),
+}
+
+#[derive(Debug)]
+pub enum StorageKind {
+    Internal,
+    Sql(SqlKind, Settings),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlKind {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+/// `{ key value; key value, value }`.
+#[derive(Debug, Default)]
+pub struct Settings {
+    pub items: Vec<Setting>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Setting {
+    pub key: Spanned<String>,
+    pub values: Vec<Spanned<Value>>,
+    pub span: Span,
+}
+
+/// A value as written, typed by the grammar; whether it suits its setting is checked later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Secret(Secret),
+    Network(String),
+    /// Bytes per second.
+    Rate(u64),
+    /// Bytes.
+    Size(u64),
+    Duration(Duration),
+    Integer(u64),
+    Str(String),
+    Switch(bool),
+    Word(String),
+}
+
+/// A reference to a secret the server reads at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Secret {
+    Env(String),
+    File(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +141,21 @@ pub enum DomainItem {
     Admins(Vec<Spanned<String>>),
     Certificate { cert: Spanned<String>, key: Spanned<String>, span: Span },
     Archive(Archive),
+    Registration { mode: Spanned<RegistrationMode>, settings: Option<Settings> },
+    Features(Vec<Spanned<String>>),
+    Profile(Span),
+    Groupchat { name: Spanned<String>, settings: Option<Settings>, span: Span },
+    Upload { name: Spanned<String>, settings: Option<Settings>, span: Span },
+    Pubsub(Spanned<String>),
+    Contact(Settings),
+    MaxSessions(Spanned<Value>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationMode {
+    Closed,
+    Open,
+    Invite,
 }
 
 #[derive(Debug)]
@@ -115,6 +214,7 @@ pub enum ListenItem {
     Tls(Spanned<TlsMode>),
     Websocket(Spanned<String>),
     Bosh(Spanned<String>),
+    Upload(Spanned<String>),
     Api { path: Spanned<String>, allow: Vec<Spanned<String>> },
 }
 
@@ -122,6 +222,8 @@ pub enum ListenItem {
 pub enum TlsMode {
     Required,
     Optional,
+    /// TLS from the first byte (XEP-0368), as on port 5223.
+    Direct,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

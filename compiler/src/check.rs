@@ -3,47 +3,113 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::ast::{self, DomainItem, ListenItem, ListenerKind, Span, Spanned, Statement};
-use crate::diagnostic::{Code, Sink};
-use crate::facts::{self, Version};
+use crate::ast::{
+    self, DomainItem, ListenItem, ListenerKind, Secret, Server, Settings, Span, Spanned, Statement, Value,
+};
+use crate::diagnostic::{Code, Sink, nearest};
+use crate::facts::{self, Feature, Version};
 use crate::ir::{self, Deployment, LogLevel, TimeUnit};
 
-pub(crate) fn check(files: &[ast::File], sink: &mut Sink) -> Deployment {
+/// Statements of the root file with every `include` replaced by the included file's statements.
+fn flatten<'a>(files: &'a [ast::File], paths: &[String], sink: &mut Sink) -> Vec<&'a Statement> {
+    fn walk<'a>(
+        i: usize,
+        files: &'a [ast::File],
+        paths: &[String],
+        seen: &mut BTreeSet<usize>,
+        out: &mut Vec<&'a Statement>,
+        sink: &mut Sink,
+    ) {
+        for st in &files[i].statements {
+            let Statement::Include(target) = st else {
+                out.push(st);
+                continue;
+            };
+            match crate::resolve_include(&paths[i], &target.value) {
+                Err(why) => {
+                    sink.error(Code::BadInclude, target.span, why).hint("try a path inside the root file's folder");
+                }
+                Ok(path) => match paths.iter().position(|p| *p == path) {
+                    Some(j) if seen.insert(j) => walk(j, files, paths, seen, out, sink),
+                    Some(_) => {}
+                    None => {
+                        sink.error(Code::BadInclude, target.span, format!("cannot read the included file {path}"));
+                    }
+                },
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if !files.is_empty() {
+        let mut seen = BTreeSet::from([0]);
+        walk(0, files, paths, &mut seen, &mut out, sink);
+    }
+    out
+}
+
+pub(crate) fn check(files: &[ast::File], paths: &[String], sink: &mut Sink) -> Deployment {
+    let statements = flatten(files, paths, sink);
     let mut d = Deployment {
         ejabberd: Some(facts::EJABBERD_CURRENT),
         prosody: Some(facts::PROSODY_CURRENT),
         log_level: LogLevel::Info,
+        certificate: None,
         domains: Vec::new(),
         listeners: Vec::new(),
+        auth: ir::Auth::Internal,
+        storage: ir::Storage::Internal,
+        limits: ir::Limits::default(),
+        turn: None,
+        metrics: None,
+        raw: Vec::new(),
+        secrets_dir: facts::DEFAULT_SECRETS_DIR.to_string(),
     };
-    let mut targets_seen: Option<Span> = None;
-    let mut domains: BTreeSet<String> = BTreeSet::new();
-    let mut ports: BTreeSet<u16> = BTreeSet::new();
-    let mut first_span = None;
-    for statement in files.iter().flat_map(|f| &f.statements) {
-        match statement {
-            Statement::Targets(targets) => {
-                let span = targets.first().map(|t| t.server.span);
-                if let (Some(_), Some(span)) = (targets_seen, span) {
-                    sink.error(Code::Duplicate, span, "`targets` is given twice").hint("try one `targets` line");
-                }
-                targets_seen = span.or(targets_seen);
+    // Targets first: every version check below depends on them.
+    let mut targets_seen = false;
+    for st in &statements {
+        if let Statement::Targets(targets) = st {
+            if targets_seen {
+                let span = targets.first().map_or(Span::default(), |t| t.server.span);
+                sink.error(Code::Duplicate, span, "`targets` is given twice").hint("try one `targets` line");
+            } else {
                 check_targets(targets, &mut d, sink);
             }
-            Statement::Log(level) => d.log_level = level.value,
+            targets_seen = true;
+        }
+    }
+    let mut once_seen: BTreeMap<&str, Span> = BTreeMap::new();
+    let mut domains: BTreeSet<String> = BTreeSet::new();
+    let mut ports: BTreeSet<u16> = BTreeSet::new();
+    let mut metrics_span = None;
+    for st in &statements {
+        match st {
+            Statement::Targets(_) | Statement::Include(_) => {}
+            Statement::Log(level) => {
+                if once(&mut once_seen, "log", level.span, sink) {
+                    d.log_level = level.value;
+                }
+            }
+            Statement::SecretsDir(dir) => {
+                if once(&mut once_seen, "secrets-dir", dir.span, sink) && absolute_path(dir, sink) {
+                    d.secrets_dir = dir.value.trim_end_matches('/').to_string();
+                }
+            }
+            Statement::Certificate { cert, key, span } => {
+                if once(&mut once_seen, "certificate", *span, sink) {
+                    d.certificate = certificate(cert, key, sink);
+                }
+            }
             Statement::Domain(domain) => {
-                first_span.get_or_insert(domain.span);
-                if let Some(domain) = check_domain(domain, sink) {
-                    if domains.contains(&domain.name) {
+                if let Some(checked) = check_domain(domain, &d, sink) {
+                    if domains.insert(checked.name.clone()) {
+                        d.domains.push(checked);
+                    } else {
                         sink.error(
                             Code::Duplicate,
-                            span_of(statement),
-                            format!("domain `{}` is declared twice", domain.name),
+                            domain.name.span,
+                            format!("domain `{}` is declared twice", checked.name),
                         )
                         .hint("try merging the two blocks");
-                    } else {
-                        domains.insert(domain.name.clone());
-                        d.domains.push(domain);
                     }
                 }
             }
@@ -60,15 +126,70 @@ pub(crate) fn check(files: &[ast::File], sink: &mut Sink) -> Deployment {
                     }
                 }
             }
+            Statement::Auth(auth) => {
+                if once(&mut once_seen, "auth", auth.span, sink) {
+                    d.auth = check_auth(auth, &d, sink);
+                }
+            }
+            Statement::Storage(storage) => {
+                if once(&mut once_seen, "storage", storage.span, sink) {
+                    d.storage = check_storage(storage, &d, sink);
+                }
+            }
+            Statement::Limits(settings) => {
+                if once(&mut once_seen, "limits", settings.span, sink) {
+                    let f = Fields::new(settings, "limits", &["client", "federation"], sink);
+                    d.limits = ir::Limits { client: f.rate("client", sink), federation: f.rate("federation", sink) };
+                }
+            }
+            Statement::Turn { host, settings, span } => {
+                if once(&mut once_seen, "turn", *span, sink) {
+                    d.turn = check_turn(host, settings.as_ref(), *span, &d, sink);
+                }
+            }
+            Statement::Metrics { path, allow, span } => {
+                if once(&mut once_seen, "metrics", *span, sink) {
+                    metrics_span = Some(*span);
+                    let allow = allow.iter().filter_map(|n| check_network(n, sink)).collect();
+                    d.metrics = check_path(path, sink).map(|path| ir::Metrics { path, allow });
+                }
+            }
+            Statement::Raw { server, text } => {
+                let (line, _) = crate::diagnostic::line_col(&files_text(sink, text.span), text.span.start);
+                let origin = format!("{}:{line}", paths.get(text.span.file).map_or("?", String::as_str));
+                if server.value == Server::Ejabberd
+                    && let Err(e) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&dedent(&text.value))
+                {
+                    sink.error(Code::BadRaw, text.span, format!("the raw ejabberd block is not YAML: {e}"));
+                }
+                d.raw.push(ir::Raw { server: server.value, origin, text: dedent(&text.value) });
+            }
         }
     }
     if d.domains.is_empty() && !sink.has_errors() {
-        let span = first_span.unwrap_or(Span { file: 0, start: 0, end: 0 });
+        let span = statements.first().map_or(Span::default(), |s| span_of(s));
         sink.error(Code::NoDomain, span, "no `domain` is declared")
             .hint("try `domain \"chat.example.com\" { admins alice }`");
     }
-    not_on_server(files, &d, sink);
+    cross_checks(&statements, &mut d, metrics_span, sink);
     d
+}
+
+fn files_text(sink: &Sink, span: Span) -> String {
+    sink.source_text(span.file).to_string()
+}
+
+/// Removes the indentation common to all non-blank lines, and blank first and last lines.
+fn dedent(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent =
+        lines.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    let body: Vec<&str> = lines.iter().map(|l| l.get(indent..).unwrap_or("").trim_end()).collect();
+    let start = body.iter().position(|l| !l.is_empty()).unwrap_or(body.len());
+    let end = body.iter().rposition(|l| !l.is_empty()).map_or(start, |e| e + 1);
+    let mut out = body[start..end].join("\n");
+    out.push('\n');
+    out
 }
 
 fn span_of(statement: &Statement) -> Span {
@@ -76,8 +197,23 @@ fn span_of(statement: &Statement) -> Span {
         Statement::Domain(d) => d.name.span,
         Statement::Listen(l) => l.span,
         Statement::Log(l) => l.span,
-        Statement::Targets(t) => t.first().map_or(Span { file: 0, start: 0, end: 0 }, |t| t.server.span),
+        Statement::Targets(t) => t.first().map_or(Span::default(), |t| t.server.span),
+        Statement::Include(s) | Statement::SecretsDir(s) => s.span,
+        Statement::Certificate { span, .. } | Statement::Turn { span, .. } | Statement::Metrics { span, .. } => *span,
+        Statement::Auth(a) => a.span,
+        Statement::Storage(s) => s.span,
+        Statement::Limits(s) => s.span,
+        Statement::Raw { text, .. } => text.span,
     }
+}
+
+/// True the first time a setting is seen; reports the second.
+fn once(seen: &mut BTreeMap<&str, Span>, what: &'static str, span: Span, sink: &mut Sink) -> bool {
+    if seen.insert(what, span).is_some() {
+        sink.error(Code::Duplicate, span, format!("`{what}` is given twice")).hint("try keeping one");
+        return false;
+    }
+    true
 }
 
 fn check_targets(targets: &[ast::Target], d: &mut Deployment, sink: &mut Sink) {
@@ -85,8 +221,8 @@ fn check_targets(targets: &[ast::Target], d: &mut Deployment, sink: &mut Sink) {
     d.prosody = None;
     for t in targets {
         let (slot, oldest, name) = match t.server.value {
-            ast::Server::Ejabberd => (&mut d.ejabberd, facts::EJABBERD_OLDEST, "ejabberd"),
-            ast::Server::Prosody => (&mut d.prosody, facts::PROSODY_OLDEST, "prosody"),
+            Server::Ejabberd => (&mut d.ejabberd, facts::EJABBERD_OLDEST, "ejabberd"),
+            Server::Prosody => (&mut d.prosody, facts::PROSODY_OLDEST, "prosody"),
         };
         let Some(version) = Version::parse(&t.version.value) else {
             sink.error(Code::UnsupportedVersion, t.version.span, format!("`{}` is not a version", t.version.value));
@@ -106,16 +242,42 @@ fn check_targets(targets: &[ast::Target], d: &mut Deployment, sink: &mut Sink) {
     }
 }
 
-fn check_domain(domain: &ast::Domain, sink: &mut Sink) -> Option<ir::Domain> {
+fn certificate(cert: &Spanned<String>, key: &Spanned<String>, sink: &mut Sink) -> Option<ir::Certificate> {
+    let ok = absolute_path(cert, sink) & absolute_path(key, sink);
+    ok.then(|| ir::Certificate { cert: cert.value.clone(), key: key.value.clone() })
+}
+
+fn absolute_path(p: &Spanned<String>, sink: &mut Sink) -> bool {
+    if p.value.starts_with('/') && !p.value.contains('\n') {
+        return true;
+    }
+    sink.error(Code::BadPath, p.span, format!("`{}` is not an absolute path", p.value))
+        .hint(format!("try \"/{}\"", p.value.trim_start_matches("./")));
+    false
+}
+
+fn check_domain(domain: &ast::Domain, d: &Deployment, sink: &mut Sink) -> Option<ir::Domain> {
     let name = domain.name.value.clone();
     if !is_domain_name(&name) {
         sink.error(Code::BadDomain, domain.name.span, format!("`{name}` is not a domain name"))
             .hint("try lower-case letters, digits, `-` and dots, e.g. \"chat.example.com\"");
         return None;
     }
-    let mut out = ir::Domain { name, admins: Vec::new(), certificate: None, archive: None };
-    let mut seen_cert = None;
-    let mut seen_archive = None;
+    let mut out = ir::Domain {
+        name,
+        admins: Vec::new(),
+        certificate: None,
+        archive: None,
+        registration: ir::Registration::Closed,
+        features: BTreeSet::new(),
+        groupchat: None,
+        upload: None,
+        pubsub: None,
+        contact: Vec::new(),
+        max_sessions: None,
+    };
+    let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+    let mut hosts: BTreeMap<String, Span> = BTreeMap::new();
     for item in &domain.items {
         match item {
             DomainItem::Admins(jids) => {
@@ -128,16 +290,81 @@ fn check_domain(domain: &ast::Domain, sink: &mut Sink) -> Option<ir::Domain> {
                 }
             }
             DomainItem::Certificate { cert, key, span } => {
-                if once(&mut seen_cert, *span, "certificate", sink) {
-                    out.certificate = Some(ir::Certificate { cert: cert.value.clone(), key: key.value.clone() });
+                if once(&mut seen, "certificate", *span, sink) {
+                    out.certificate = certificate(cert, key, sink);
                 }
             }
             DomainItem::Archive(a) => {
-                if once(&mut seen_archive, a.span, "archive", sink) && a.enabled {
+                if once(&mut seen, "archive", a.span, sink) && a.enabled {
                     out.archive = Some(ir::Archive {
                         default: a.default.as_ref().map_or(ir::ArchivePolicy::Roster, |p| p.value),
                         retention: a.retention.as_ref().map(|r| r.value),
                     });
+                }
+            }
+            DomainItem::Registration { mode, settings } => {
+                if once(&mut seen, "registration", mode.span, sink) {
+                    out.registration = check_registration(mode, settings.as_ref(), d, sink);
+                }
+            }
+            DomainItem::Features(words) => {
+                for w in words {
+                    match facts::FEATURES.iter().find(|f| f.name == w.value) {
+                        Some(info) => {
+                            out.features.insert(info.feature);
+                        }
+                        None => {
+                            let d = sink.error(Code::UnknownWord, w.span, format!("unknown feature `{}`", w.value));
+                            match nearest(&w.value, facts::FEATURES.iter().map(|f| f.name)) {
+                                Some(n) => d.hint(format!("try `{n}`")),
+                                None => d.hint(format!(
+                                    "try one of {}",
+                                    facts::FEATURES.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                                )),
+                            }
+                        }
+                    }
+                }
+            }
+            DomainItem::Profile(span) => {
+                if once(&mut seen, "profile", *span, sink) {
+                    out.features.extend(facts::PROFILE_MODERN);
+                    if out.archive.is_none() && !seen.contains_key("archive") {
+                        out.archive = Some(ir::Archive { default: ir::ArchivePolicy::Roster, retention: None });
+                    }
+                }
+            }
+            DomainItem::Groupchat { name, settings, span } => {
+                if once(&mut seen, "groupchat", *span, sink)
+                    && let Some(host) = service_host(name, &out.name, &mut hosts, sink)
+                {
+                    out.groupchat = Some(check_groupchat(host, &name.value, settings.as_ref(), sink));
+                }
+            }
+            DomainItem::Upload { name, settings, span } => {
+                if once(&mut seen, "upload", *span, sink)
+                    && let Some(host) = service_host(name, &out.name, &mut hosts, sink)
+                {
+                    out.upload = check_upload(host, &name.value, settings.as_ref(), sink);
+                }
+            }
+            DomainItem::Pubsub(name) => {
+                if once(&mut seen, "pubsub", name.span, sink) {
+                    out.pubsub = service_host(name, &out.name, &mut hosts, sink);
+                }
+            }
+            DomainItem::Contact(settings) => {
+                if once(&mut seen, "contact", settings.span, sink) {
+                    let f = Fields::new(settings, "contact", facts::CONTACT_KINDS, sink);
+                    out.contact = facts::CONTACT_KINDS
+                        .iter()
+                        .filter_map(|k| f.strings(k, sink).map(|v| (k.to_string(), v)))
+                        .collect();
+                }
+            }
+            DomainItem::MaxSessions(v) => {
+                if once(&mut seen, "max-sessions", v.span, sink) {
+                    out.max_sessions = integer(v, "max-sessions", 1, 1_000_000, sink);
                 }
             }
         }
@@ -145,14 +372,211 @@ fn check_domain(domain: &ast::Domain, sink: &mut Sink) -> Option<ir::Domain> {
     Some(out)
 }
 
-/// True the first time a setting is seen; reports the second.
-fn once(seen: &mut Option<Span>, span: Span, what: &str, sink: &mut Sink) -> bool {
-    if seen.is_some() {
-        sink.error(Code::Duplicate, span, format!("`{what}` is given twice in this block")).hint("try keeping one");
-        return false;
+/// `conference` in domain `chat.example.com` is `conference.chat.example.com`.
+fn service_host(
+    label: &Spanned<String>,
+    domain: &str,
+    hosts: &mut BTreeMap<String, Span>,
+    sink: &mut Sink,
+) -> Option<String> {
+    let ok = !label.value.contains('.') && is_domain_name(&label.value);
+    if !ok {
+        sink.error(Code::BadDomain, label.span, format!("`{}` is not a service name", label.value))
+            .hint("try one lower-case label such as \"conference\"; the domain is appended");
+        return None;
     }
-    *seen = Some(span);
-    true
+    let host = format!("{}.{domain}", label.value);
+    if hosts.insert(host.clone(), label.span).is_some() {
+        sink.error(Code::Duplicate, label.span, format!("`{host}` is already used by another service"));
+        return None;
+    }
+    Some(host)
+}
+
+fn check_registration(
+    mode: &Spanned<ast::RegistrationMode>,
+    settings: Option<&Settings>,
+    d: &Deployment,
+    sink: &mut Sink,
+) -> ir::Registration {
+    let allowed: &[&str] = if mode.value == ast::RegistrationMode::Open { &["interval"] } else { &[] };
+    let empty = Settings::default();
+    let f = Fields::new(settings.unwrap_or(&empty), "registration", allowed, sink);
+    match mode.value {
+        ast::RegistrationMode::Closed => ir::Registration::Closed,
+        ast::RegistrationMode::Open => ir::Registration::Open { interval: f.duration("interval", sink) },
+        ast::RegistrationMode::Invite => {
+            if let Some(v) = d.ejabberd.filter(|v| *v < facts::EJABBERD_INVITES) {
+                sink.error(
+                    Code::NeedsNewer,
+                    mode.span,
+                    format!(
+                        "invite-only registration needs ejabberd >= {} (mod_invites); the targets include {v}",
+                        facts::EJABBERD_INVITES
+                    ),
+                )
+                .hint(format!("try `targets ejabberd >= {}`, or `registration closed`", facts::EJABBERD_INVITES));
+            }
+            ir::Registration::Invite
+        }
+    }
+}
+
+fn check_groupchat(host: String, label: &str, settings: Option<&Settings>, sink: &mut Sink) -> ir::Groupchat {
+    let empty = Settings::default();
+    let f = Fields::new(
+        settings.unwrap_or(&empty),
+        "groupchat",
+        &["history", "archive", "create", "persistent", "public", "members-only"],
+        sink,
+    );
+    let create = match f.word("create", &["admins", "local", "anyone"], sink).as_deref() {
+        Some("admins") => ir::Creators::Admins,
+        Some("anyone") => ir::Creators::Anyone,
+        _ => ir::Creators::Local,
+    };
+    ir::Groupchat {
+        host,
+        label: label.to_string(),
+        history: f.integer("history", 0, 10_000, sink).unwrap_or(20),
+        archive: f.switch("archive", sink).unwrap_or(false),
+        create,
+        persistent: f.switch("persistent", sink).unwrap_or(true),
+        public: f.switch("public", sink).unwrap_or(true),
+        members_only: f.switch("members-only", sink).unwrap_or(false),
+    }
+}
+
+fn check_upload(host: String, label: &str, settings: Option<&Settings>, sink: &mut Sink) -> Option<ir::Upload> {
+    let empty = Settings::default();
+    let f = Fields::new(settings.unwrap_or(&empty), "upload", &["max-size", "expire", "quota", "url"], sink);
+    let url = f.string("url", sink);
+    if let (Some(u), Some(v)) = (&url, f.get("url"))
+        && !(u.starts_with("https://") || u.starts_with("http://"))
+    {
+        sink.error(Code::BadValue, v.span, format!("`{u}` is not an http(s) URL"))
+            .hint(format!("try \"https://{host}\""));
+    }
+    Some(ir::Upload {
+        host,
+        label: label.to_string(),
+        max_size: f.size("max-size", sink).unwrap_or(10 << 20),
+        expire: f.duration("expire", sink),
+        quota: f.size("quota", sink),
+        url,
+    })
+}
+
+fn check_auth(auth: &Spanned<ast::AuthKind>, d: &Deployment, sink: &mut Sink) -> ir::Auth {
+    let no_prosody = |sink: &mut Sink, what: &str, module: &str| {
+        if d.prosody.is_some() {
+            sink.error(Code::NotOnServer, auth.span, format!("prosody has no bundled {what} authentication")).hint(
+                format!("try `auth internal`, or target ejabberd only (prosody needs the community module {module})"),
+            );
+        }
+    };
+    match &auth.value {
+        ast::AuthKind::Internal | ast::AuthKind::Sql => ir::Auth::Internal,
+        ast::AuthKind::External(program) => {
+            no_prosody(sink, "external-program", "mod_auth_external");
+            absolute_path(program, sink);
+            ir::Auth::External { program: program.value.clone() }
+        }
+        ast::AuthKind::Ldap(settings) => {
+            no_prosody(sink, "LDAP", "mod_auth_ldap");
+            let f = Fields::new(settings, "ldap", &["server", "port", "base", "bind", "password", "uid"], sink);
+            let servers = f.strings("server", sink).unwrap_or_default();
+            let base = f.string("base", sink);
+            if servers.is_empty() || base.is_none() {
+                sink.error(Code::MissingSetting, settings.span, "an ldap block needs `server` and `base`")
+                    .hint("try `ldap { server \"ldap.example.com\"; base \"ou=users,dc=example,dc=com\" }`");
+            }
+            ir::Auth::Ldap(ir::Ldap {
+                servers,
+                port: f.port("port", sink).unwrap_or(389),
+                base: base.unwrap_or_default(),
+                bind: f.string("bind", sink),
+                password: f.secret("password", d, sink),
+                uid: f.string("uid", sink).unwrap_or_else(|| "uid".to_string()),
+            })
+        }
+    }
+}
+
+fn check_storage(storage: &Spanned<ast::StorageKind>, d: &Deployment, sink: &mut Sink) -> ir::Storage {
+    let ast::StorageKind::Sql(kind, settings) = &storage.value else {
+        return ir::Storage::Internal;
+    };
+    let keys: &[&str] = match kind {
+        ast::SqlKind::Sqlite => &["database", "only"],
+        _ => &["host", "port", "database", "user", "password", "only"],
+    };
+    let f = Fields::new(settings, "storage", keys, sink);
+    let database = f.string("database", sink);
+    if database.is_none() {
+        let example = if *kind == ast::SqlKind::Sqlite { "\"/var/lib/xmpp/xmpp.db\"" } else { "\"xmpp\"" };
+        sink.error(Code::MissingSetting, settings.span, "a storage block needs `database`")
+            .hint(format!("try `database {example}`"));
+    }
+    let mut only = BTreeSet::new();
+    if let Some(values) = f.get_all("only") {
+        for v in values {
+            let word = match &v.value {
+                Value::Word(w) => Some(w.as_str()),
+                _ => None,
+            };
+            match word.and_then(|w| facts::STORES.iter().find(|s| s.1 == w)) {
+                Some(s) => {
+                    only.insert(s.0);
+                }
+                None => {
+                    let e = sink.error(Code::UnknownWord, v.span, "`only` takes kinds of data");
+                    let hint = word.and_then(|w| nearest(w, facts::STORES.iter().map(|s| s.1)));
+                    match hint {
+                        Some(n) => e.hint(format!("try `{n}`")),
+                        None => e.hint(format!(
+                            "try one of {}",
+                            facts::STORES.iter().map(|s| s.1).collect::<Vec<_>>().join(", ")
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    ir::Storage::Sql(ir::Sql {
+        kind: *kind,
+        host: f.string("host", sink),
+        port: f.port("port", sink),
+        database: database.unwrap_or_default(),
+        user: f.string("user", sink),
+        password: f.secret("password", d, sink),
+        only,
+    })
+}
+
+fn check_turn(
+    host: &Spanned<String>,
+    settings: Option<&Settings>,
+    span: Span,
+    d: &Deployment,
+    sink: &mut Sink,
+) -> Option<ir::Turn> {
+    let empty = Settings::default();
+    let f = Fields::new(settings.unwrap_or(&empty), "turn", &["secret", "port", "tls-port"], sink);
+    if !is_domain_name(&host.value) {
+        sink.error(Code::BadDomain, host.span, format!("`{}` is not a host name", host.value));
+    }
+    let secret = f.secret("secret", d, sink);
+    if secret.is_none() && f.get("secret").is_none() {
+        sink.error(Code::MissingSetting, span, "a turn block needs the shared `secret`")
+            .hint("try `turn \"turn.example.com\" { secret env(\"TURN_SECRET\") }`");
+    }
+    Some(ir::Turn {
+        host: host.value.clone(),
+        port: f.port("port", sink).unwrap_or(3478),
+        tls_port: f.port("tls-port", sink),
+        secret: secret?,
+    })
 }
 
 fn admin_jid(jid: &Spanned<String>, domain: &str, sink: &mut Sink) -> Option<String> {
@@ -213,6 +637,7 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
             ListenItem::Tls(_) => ("tls", false),
             ListenItem::Websocket(_) => ("websocket", true),
             ListenItem::Bosh(_) => ("bosh", true),
+            ListenItem::Upload(_) => ("upload", true),
             ListenItem::Api { .. } => ("api", true),
         };
         if only_http != (kind == ListenerKind::Http) {
@@ -228,7 +653,8 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
             ListenItem::Tls(m) => tls = m.value,
             ListenItem::Websocket(p) => http.websocket = check_path(p, sink),
             ListenItem::Bosh(p) => http.bosh = check_path(p, sink),
-            ListenItem::Api { path, allow, .. } => {
+            ListenItem::Upload(p) => http.upload = check_path(p, sink),
+            ListenItem::Api { path, allow } => {
                 let path = check_path(path, sink);
                 let allow: Vec<String> = allow.iter().filter_map(|n| check_network(n, sink)).collect();
                 http.api = path.map(|path| ir::Api { path, allow });
@@ -267,13 +693,242 @@ fn check_network(net: &Spanned<String>, sink: &mut Sink) -> Option<String> {
     parsed
 }
 
-/// Features a target cannot express are said, never silently dropped.
-fn not_on_server(files: &[ast::File], d: &Deployment, sink: &mut Sink) {
-    for statement in files.iter().flat_map(|f| &f.statements) {
-        match statement {
-            Statement::Listen(l) if d.prosody.is_some() => {
+fn integer(v: &Spanned<Value>, key: &str, min: u64, max: u64, sink: &mut Sink) -> Option<u64> {
+    match v.value {
+        Value::Integer(n) if (min..=max).contains(&n) => Some(n),
+        Value::Integer(n) => {
+            sink.error(Code::BadValue, v.span, format!("`{key}` must be from {min} to {max}, not {n}"));
+            None
+        }
+        _ => {
+            sink.error(Code::BadValue, v.span, format!("`{key}` takes a number"));
+            None
+        }
+    }
+}
+
+/// The settings of one block by key, after reporting unknown and repeated keys.
+struct Fields<'a> {
+    block: &'static str,
+    map: BTreeMap<&'a str, &'a ast::Setting>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(settings: &'a Settings, block: &'static str, allowed: &[&str], sink: &mut Sink) -> Fields<'a> {
+        let mut map = BTreeMap::new();
+        for s in &settings.items {
+            let key = s.key.value.as_str();
+            if !allowed.contains(&key) {
+                let e = sink.error(Code::UnknownWord, s.key.span, format!("unknown setting `{key}` in `{block}`"));
+                match nearest(key, allowed.iter().copied()) {
+                    Some(n) => e.hint(format!("try `{n}`")),
+                    None if allowed.is_empty() => e.hint(format!("`{block}` takes no settings here")),
+                    None => e.hint(format!("try one of {}", allowed.join(", "))),
+                }
+            } else if map.insert(key, s).is_some() {
+                sink.error(Code::Duplicate, s.key.span, format!("`{key}` is given twice"));
+            }
+        }
+        Fields { block, map }
+    }
+
+    fn get_all(&self, key: &str) -> Option<&'a [Spanned<Value>]> {
+        self.map.get(key).map(|s| s.values.as_slice())
+    }
+
+    /// The single value of a key; reports a list where one value belongs.
+    fn get(&self, key: &str) -> Option<&'a Spanned<Value>> {
+        let values = self.get_all(key)?;
+        values.first()
+    }
+
+    fn one(&self, key: &str, sink: &mut Sink) -> Option<&'a Spanned<Value>> {
+        let values = self.get_all(key)?;
+        if let Some(extra) = values.get(1) {
+            sink.error(Code::BadValue, extra.span, format!("`{key}` takes one value"));
+        }
+        values.first()
+    }
+
+    fn mistyped(&self, v: &Spanned<Value>, key: &str, wanted: &str, example: &str, sink: &mut Sink) {
+        sink.error(Code::BadValue, v.span, format!("`{key}` in `{}` takes {wanted}", self.block))
+            .hint(format!("try `{key} {example}`"));
+    }
+
+    fn string(&self, key: &str, sink: &mut Sink) -> Option<String> {
+        let v = self.one(key, sink)?;
+        match &v.value {
+            Value::Str(s) if !s.is_empty() => Some(s.clone()),
+            Value::Word(w) => {
+                sink.error(Code::BadValue, v.span, format!("`{key}` takes a string"))
+                    .hint(format!("try quoting it: \"{w}\""));
+                None
+            }
+            _ => {
+                self.mistyped(v, key, "a non-empty string", "\"…\"", sink);
+                None
+            }
+        }
+    }
+
+    fn strings(&self, key: &str, sink: &mut Sink) -> Option<Vec<String>> {
+        let values = self.get_all(key)?;
+        let mut out = Vec::new();
+        for v in values {
+            match &v.value {
+                Value::Str(s) if !s.is_empty() => out.push(s.clone()),
+                _ => self.mistyped(v, key, "strings", "\"…\", \"…\"", sink),
+            }
+        }
+        Some(out)
+    }
+
+    fn integer(&self, key: &str, min: u64, max: u64, sink: &mut Sink) -> Option<u64> {
+        integer(self.one(key, sink)?, key, min, max, sink)
+    }
+
+    fn port(&self, key: &str, sink: &mut Sink) -> Option<u16> {
+        self.integer(key, 1, 65_535, sink).and_then(|p| u16::try_from(p).ok())
+    }
+
+    fn switch(&self, key: &str, sink: &mut Sink) -> Option<bool> {
+        let v = self.one(key, sink)?;
+        match v.value {
+            Value::Switch(b) => Some(b),
+            _ => {
+                self.mistyped(v, key, "`on` or `off`", "on", sink);
+                None
+            }
+        }
+    }
+
+    fn size(&self, key: &str, sink: &mut Sink) -> Option<u64> {
+        let v = self.one(key, sink)?;
+        match v.value {
+            Value::Size(n) if n > 0 => Some(n),
+            _ => {
+                self.mistyped(v, key, "a size", "50MB", sink);
+                None
+            }
+        }
+    }
+
+    fn rate(&self, key: &str, sink: &mut Sink) -> Option<u64> {
+        let v = self.one(key, sink)?;
+        match v.value {
+            Value::Rate(n) if n > 0 => Some(n),
+            _ => {
+                self.mistyped(v, key, "a rate", "50KB/s", sink);
+                None
+            }
+        }
+    }
+
+    fn duration(&self, key: &str, sink: &mut Sink) -> Option<ir::Duration> {
+        let v = self.one(key, sink)?;
+        match v.value {
+            Value::Duration(d) if d.amount > 0 => Some(d),
+            _ => {
+                self.mistyped(v, key, "a duration", "30d", sink);
+                None
+            }
+        }
+    }
+
+    fn word(&self, key: &str, allowed: &[&str], sink: &mut Sink) -> Option<String> {
+        let v = self.one(key, sink)?;
+        if let Value::Word(w) = &v.value
+            && allowed.contains(&w.as_str())
+        {
+            return Some(w.clone());
+        }
+        let e = sink.error(Code::BadValue, v.span, format!("`{key}` takes one of {}", allowed.join(", ")));
+        if let Value::Word(w) | Value::Str(w) = &v.value
+            && let Some(n) = nearest(w, allowed.iter().copied())
+        {
+            e.hint(format!("try `{n}`"));
+        }
+        None
+    }
+
+    /// A secret reference: a literal here would land in a ConfigMap, so it is an error.
+    fn secret(&self, key: &str, d: &Deployment, sink: &mut Sink) -> Option<Secret> {
+        let v = self.one(key, sink)?;
+        match &v.value {
+            Value::Secret(s) => check_secret(s, v.span, d, sink).then(|| s.clone()),
+            Value::Str(_) => {
+                sink.error(
+                    Code::LiteralSecret,
+                    v.span,
+                    format!("`{key}` is a secret: written here it would land in a ConfigMap"),
+                )
+                .hint(format!(
+                    "try `{key} env(\"{}\")` and put the value in a Kubernetes Secret",
+                    env_name(self.block, key)
+                ));
+                None
+            }
+            _ => {
+                self.mistyped(v, key, "`env(\"NAME\")` or `file(\"/path\")`", "env(\"NAME\")", sink);
+                None
+            }
+        }
+    }
+}
+
+/// A suggested environment variable name, e.g. `XMPP_STORAGE_PASSWORD`.
+fn env_name(block: &str, key: &str) -> String {
+    format!("XMPP_{}_{}", block, key).to_uppercase().replace('-', "_")
+}
+
+fn check_secret(s: &Secret, span: Span, d: &Deployment, sink: &mut Sink) -> bool {
+    match s {
+        Secret::Env(name) => {
+            let ok = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            if !ok {
+                sink.error(Code::BadValue, span, format!("`{name}` is not an environment variable name")).hint(
+                    format!("try \"{}\"", name.to_uppercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_")),
+                );
+            }
+            ok
+        }
+        Secret::File(path) => {
+            let mut ok = path.starts_with('/') && !path.contains('"') && !path.contains('\n');
+            if !ok {
+                sink.error(Code::BadPath, span, format!("`{path}` is not an absolute path"));
+            }
+            if d.ejabberd.is_some() {
+                sink.error(Code::NotOnServer, span, "ejabberd cannot read a secret from a file")
+                    .hint("try `env(\"NAME\")`, which every target can read");
+                ok = false;
+            }
+            if let Some(v) = d.prosody.filter(|v| *v < facts::PROSODY_FILE_SECRETS) {
+                sink.error(
+                    Code::NeedsNewer,
+                    span,
+                    format!(
+                        "`file()` secrets need prosody >= {} (FileLine); the targets include {v}",
+                        facts::PROSODY_FILE_SECRETS
+                    ),
+                )
+                .hint("try `env(\"NAME\")`, which every target can read");
+                ok = false;
+            }
+            ok
+        }
+    }
+}
+
+/// Checks that need the whole deployment: features a target cannot express, and what depends on what.
+fn cross_checks(statements: &[&Statement], d: &mut Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
+    let http = d.http().map(|(_, h)| h.clone());
+    for st in statements {
+        match st {
+            Statement::Listen(l) => {
                 for item in &l.items {
-                    if let ListenItem::Api { .. } = item.value {
+                    if matches!(item.value, ListenItem::Api { .. }) && d.prosody.is_some() {
                         sink.warning(
                             Code::NotOnServer,
                             item.span,
@@ -282,24 +937,120 @@ fn not_on_server(files: &[ast::File], d: &Deployment, sink: &mut Sink) {
                     }
                 }
             }
-            Statement::Domain(dom) => {
-                for item in &dom.items {
-                    let DomainItem::Archive(a) = item else {
-                        continue;
-                    };
-                    let Some(r) = &a.retention else { continue };
-                    if d.ejabberd.is_some() {
-                        sink.warning(Code::NotOnServer, r.span, "ejabberd cannot expire archived messages by itself; `retention` is rendered for prosody only")
-                            .hint(format!("try running `ejabberdctl delete_old_mam_messages all {}` daily", r.value.seconds().div_ceil(86_400)));
-                    }
-                    if d.prosody.is_some() && prosody_period(r.value).is_none() {
-                        sink.error(Code::NotOnServer, r.span, "prosody counts archive retention in whole days")
-                            .hint(format!("try `{}d`", r.value.seconds().div_ceil(86_400).max(1)));
+            Statement::Domain(dom) => domain_cross_checks(dom, d, http.as_ref(), sink),
+            _ => {}
+        }
+    }
+    if let Some(span) = metrics_span {
+        if http.is_none() {
+            sink.error(Code::NeedsListener, span, "`metrics` is served over HTTP, but there is no `listen http`")
+                .hint("try `listen http 5280 { }`");
+        }
+        if d.ejabberd.is_some() {
+            sink.warning(
+                Code::NotOnServer,
+                span,
+                "ejabberd has no built-in metrics endpoint; `metrics` is rendered for prosody only",
+            )
+            .hint("try the contrib module mod_prometheus in an `ejabberd { }` block");
+        }
+        if let Some(m) = &d.metrics
+            && m.allow.len() > 1
+            && d.prosody.is_some()
+        {
+            sink.error(
+                Code::NotOnServer,
+                span,
+                "prosody allows metrics from one network only (openmetrics_allow_cidr)",
+            )
+            .hint("try one network, e.g. `allow 10.0.0.0/8`");
+        }
+        if let (Some(h), Some(m)) = (
+            d.listeners.iter_mut().find_map(|l| match &mut l.service {
+                ir::Service::Http(h) => Some(h),
+                _ => None,
+            }),
+            &d.metrics,
+        ) {
+            h.metrics = Some(m.path.clone());
+        }
+    }
+    let sql = matches!(d.storage, ir::Storage::Sql(_));
+    for st in statements {
+        if let Statement::Auth(a) = st
+            && matches!(a.value, ast::AuthKind::Sql)
+            && !sql
+        {
+            sink.error(Code::MissingSetting, a.span, "`auth sql` needs a `storage` block with a database")
+                .hint("try `storage postgres { host \"db\"; database \"xmpp\"; user \"xmpp\"; password env(\"XMPP_DB_PASSWORD\") }`");
+        }
+    }
+}
+
+fn domain_cross_checks(dom: &ast::Domain, d: &Deployment, http: Option<&ir::Http>, sink: &mut Sink) {
+    for item in &dom.items {
+        match item {
+            DomainItem::Archive(a) => {
+                let Some(r) = &a.retention else { continue };
+                if d.ejabberd.is_some() {
+                    sink.warning(
+                        Code::NotOnServer,
+                        r.span,
+                        "ejabberd cannot expire archived messages by itself; `retention` is rendered for prosody only",
+                    )
+                    .hint(format!(
+                        "try running `ejabberdctl delete_old_mam_messages all {}` daily",
+                        r.value.seconds().div_ceil(86_400)
+                    ));
+                }
+                if d.prosody.is_some() && prosody_period(r.value).is_none() {
+                    sink.error(Code::NotOnServer, r.span, "prosody counts archive retention in whole days")
+                        .hint(format!("try `{}d`", r.value.seconds().div_ceil(86_400).max(1)));
+                }
+            }
+            DomainItem::Upload { span, .. } if http.is_none_or(|h| h.upload.is_none()) => {
+                sink.error(Code::NeedsListener, *span, "`upload` needs an http listener that serves uploads")
+                    .hint("try `upload \"/upload\"` inside `listen http 5280 { … }`");
+            }
+            DomainItem::Features(words) => {
+                for w in words {
+                    if let Some(info) = facts::FEATURES.iter().find(|f| f.name == w.value) {
+                        needs_prosody(info.feature, w.span, d, sink);
                     }
                 }
             }
+            DomainItem::Profile(span) => {
+                for f in facts::PROFILE_MODERN {
+                    needs_prosody(*f, *span, d, sink);
+                }
+            }
+            DomainItem::MaxSessions(v) if d.prosody.is_some() => {
+                sink.warning(
+                    Code::NotOnServer,
+                    v.span,
+                    "prosody has no bundled session limit; `max-sessions` is rendered for ejabberd only",
+                );
+            }
             _ => {}
         }
+    }
+}
+
+/// A feature whose Prosody module is bundled only from some release on.
+fn needs_prosody(f: Feature, span: Span, d: &Deployment, sink: &mut Sink) {
+    let info = facts::feature_info(f);
+    if let Some(v) = d.prosody.filter(|v| *v < info.prosody_since) {
+        sink.warning(
+            Code::NeedsNewer,
+            span,
+            format!(
+                "`{}` needs prosody >= {} (mod_{}); with the targets including {v}, it is rendered for ejabberd only",
+                info.name,
+                info.prosody_since,
+                info.prosody.join(", mod_")
+            ),
+        )
+        .hint(format!("try `targets prosody >= {}`", info.prosody_since));
     }
 }
 

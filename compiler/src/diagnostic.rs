@@ -8,53 +8,87 @@ pub enum Severity {
     Warning,
 }
 
-/// Every diagnostic the compiler can give. The doc line of each names an input that triggers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Code {
-    /// `domain chat.example.com { }`: the text does not follow the grammar.
-    Syntax,
-    /// `listen client 70000`: a port outside 1..=65535.
-    BadPort,
-    /// `listen client 5222 on 300.0.0.1`: not an IP address.
-    BadAddress,
-    /// `api "/api" allow 10.0.0.0/40`: not an IP network.
-    BadNetwork,
-    /// Two `domain "a"` blocks, or two listeners on one port.
-    Duplicate,
-    /// `admins "@x"`: not a valid JID.
-    BadJid,
-    /// `domain "-x-" { }`: not a valid domain name.
-    BadDomain,
-    /// `targets ejabberd >= 22.10`: a version older than the compiler supports.
-    UnsupportedVersion,
-    /// `websocket "xmpp"`: an HTTP path must start with `/`.
-    BadPath,
-    /// `websocket "/ws"` on a `client` listener: the option belongs to another listener kind.
-    MisplacedOption,
-    /// `api "/api"` with a Prosody target: the server has no such feature.
-    NotOnServer,
-    /// A file with no `domain` block.
-    NoDomain,
+/// Every diagnostic the compiler can give: its short code, and the longer explanation `explain` prints.
+/// The doc line of each names an input that triggers it.
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])* $name:ident = $code:literal, $explain:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        pub enum Code { $($(#[doc = $doc])* $name,)* }
+
+        impl Code {
+            /// Every code, in order.
+            pub const ALL: &[Code] = &[$(Code::$name,)*];
+
+            /// The short code shown to authors, e.g. `E001`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$name => $code,)* }
+            }
+
+            /// What the diagnostic means and what to do about it.
+            pub fn explain(self) -> &'static str {
+                match self { $(Code::$name => $explain,)* }
+            }
+        }
+    };
 }
 
-impl Code {
-    /// The short code shown to authors, e.g. `E001`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::Syntax => "E001",
-            Code::BadPort => "E002",
-            Code::BadAddress => "E003",
-            Code::BadNetwork => "E004",
-            Code::Duplicate => "E005",
-            Code::BadJid => "E006",
-            Code::BadDomain => "E007",
-            Code::UnsupportedVersion => "E008",
-            Code::BadPath => "E009",
-            Code::MisplacedOption => "E010",
-            Code::NotOnServer => "W001",
-            Code::NoDomain => "E011",
-        }
-    }
+codes! {
+    /// `domain chat.example.com { }`: the text does not follow the grammar.
+    Syntax = "E001", "The text does not follow the grammar of the language. The message says what was expected at that \
+        place; for a misspelled keyword it suggests the nearest one. Strings are double-quoted: `domain \"chat.example.com\"`.";
+    /// `listen client 70000`: a port outside 1..=65535.
+    BadPort = "E002", "A port is a whole number from 1 to 65535.";
+    /// `listen client 5222 on 300.0.0.1`: not an IP address.
+    BadAddress = "E003", "A listener binds to one IP address: `0.0.0.0` (every IPv4 address, the default), `127.0.0.1`, or an \
+        IPv6 address. `::` fails on nodes where IPv6 is off.";
+    /// `api "/api" allow 10.0.0.0/40`: not an IP network.
+    BadNetwork = "E004", "An allow-list names IP networks in CIDR notation: an address, `/`, and a prefix length (at most 32 \
+        for IPv4, 128 for IPv6), e.g. `10.0.0.0/8`.";
+    /// Two `domain "a"` blocks, or two listeners on one port.
+    Duplicate = "E005", "The same thing is declared twice: a domain, a listener port, a service host, or a setting that may \
+        appear once. Keep one.";
+    /// `admins "@x"`: not a valid JID.
+    BadJid = "E006", "An admin is a bare user name (`alice`, which belongs to the domain) or a full JID (`alice@example.org`).";
+    /// `domain "-x-" { }`: not a valid domain name.
+    BadDomain = "E007", "Domain and service names are lower-case DNS names: letters, digits and `-`, labels separated by dots. \
+        A service (`groupchat \"conference\"`) is named by one label; the domain is appended.";
+    /// `targets ejabberd >= 22.10`: a version older than the compiler supports.
+    UnsupportedVersion = "E008", "The compiler emits for ejabberd 23.01 and later and Prosody 0.12 and later (Debian bookworm's \
+        releases). `targets` names the oldest release each output must run on.";
+    /// `websocket "xmpp"`: an HTTP path must start with `/`; a certificate path must be absolute.
+    BadPath = "E009", "HTTP paths start with `/` and hold no blanks or quotes; file paths (certificates, programs, secrets) \
+        are absolute, since the server's working folder is not the config's.";
+    /// `websocket "/ws"` on a `client` listener: the option belongs to another listener kind.
+    MisplacedOption = "E010", "`websocket`, `bosh`, `upload` and `api` are served by the `http` listener; `tls` belongs on `client` \
+        and `federation` listeners.";
+    /// A file with no `domain` block.
+    NoDomain = "E011", "A deployment serves at least one domain: `domain \"chat.example.com\" { … }`.";
+    /// `features carbns`: a word that is not one of the choices.
+    UnknownWord = "E012", "A feature, setting or kind of data that the compiler does not know. The hint names the nearest \
+        known word, or lists them.";
+    /// `history "fifty"`: a value of the wrong type for its setting.
+    BadValue = "E013", "A setting was given a value of the wrong type or out of range: sizes look like `50MB`, durations like \
+        `30d`, rates like `50KB/s`, switches are `on` or `off`, strings are double-quoted.";
+    /// `password "hunter2"`: a literal secret.
+    LiteralSecret = "E014", "Secrets are references the server resolves at start-up: `env(\"NAME\")` (an environment \
+        variable, set by the chart from a Kubernetes Secret) or `file(\"/path\")` (Prosody 13 only). A literal would be \
+        written into ejabberd.yml or prosody.cfg.lua, and from there into a ConfigMap that anyone who can read the \
+        namespace can read.";
+    /// `registration invite` with `targets ejabberd >= 23.01`: the feature needs a newer release.
+    NeedsNewer = "E015", "A feature exists only from some release on, and `targets` includes an older one. Raise the target, \
+        or drop the feature. As a warning: the feature is rendered only for the server that has it.";
+    /// `storage postgres { host \"db\" }`: a required setting is missing.
+    MissingSetting = "E016", "A block is missing a setting it cannot work without; the hint shows a complete example.";
+    /// `upload \"upload\"` with no `upload \"/upload\"` on an http listener.
+    NeedsListener = "E017", "A feature is served over HTTP but no `listen http` serves it: add the path to the http listener.";
+    /// `include \"../x.xmpp\"`: an include outside the root file's folder, or one that cannot be read.
+    BadInclude = "E018", "`include` names a file relative to the including file, inside the root file's folder; the host \
+        reads it. Absolute paths and paths leaving that folder are refused.";
+    /// `ejabberd { hosts: [ }`: a raw ejabberd block that is not YAML.
+    BadRaw = "E019", "A raw `ejabberd { … }` block is merged into ejabberd.yml, so it must be YAML.";
+    /// `api "/api"` with a Prosody target: the server has no such feature.
+    NotOnServer = "W001", "One of the targeted servers cannot express this feature. As a warning, the feature is rendered \
+        only for the server that can; as an error, the output would change meaning, so drop the feature or the target.";
 }
 
 /// One finding, with its place already turned into line and column.
@@ -103,6 +137,11 @@ impl<'a> Sink<'a> {
         self.found.push(Diagnostic { code, severity, message, hint: None, span, line, col });
         let last = self.found.len() - 1;
         &mut self.found[last]
+    }
+
+    /// The text of one source, for positions.
+    pub(crate) fn source_text(&self, file: usize) -> &str {
+        self.sources.get(file).map_or("", |s| s.text.as_str())
     }
 
     pub(crate) fn has_errors(&self) -> bool {

@@ -1,7 +1,9 @@
 //! The server-neutral meaning of a deployment. No spans: every check has been done.
 
-pub use crate::ast::{ArchivePolicy, Duration, LogLevel, TimeUnit, TlsMode};
-use crate::facts::Version;
+use std::collections::BTreeSet;
+
+pub use crate::ast::{ArchivePolicy, Duration, LogLevel, Secret, SqlKind, TimeUnit, TlsMode};
+use crate::facts::{Feature, Version};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
@@ -10,8 +12,19 @@ pub struct Deployment {
     /// The oldest Prosody to emit for, or `None` when Prosody is not a target.
     pub prosody: Option<Version>,
     pub log_level: LogLevel,
+    /// The server-wide default certificate.
+    pub certificate: Option<Certificate>,
     pub domains: Vec<Domain>,
     pub listeners: Vec<Listener>,
+    pub auth: Auth,
+    pub storage: Storage,
+    pub limits: Limits,
+    pub turn: Option<Turn>,
+    pub metrics: Option<Metrics>,
+    /// Raw blocks, in source order.
+    pub raw: Vec<Raw>,
+    /// Where ejabberd < 24.12 reads the macros file that holds secret values.
+    pub secrets_dir: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +34,15 @@ pub struct Domain {
     pub admins: Vec<String>,
     pub certificate: Option<Certificate>,
     pub archive: Option<Archive>,
+    pub registration: Registration,
+    pub features: BTreeSet<Feature>,
+    pub groupchat: Option<Groupchat>,
+    pub upload: Option<Upload>,
+    /// The full host name of the pubsub service.
+    pub pubsub: Option<String>,
+    /// XEP-0157 addresses by kind (`abuse`, `admin`, …), kinds in a fixed order.
+    pub contact: Vec<(String, Vec<String>)>,
+    pub max_sessions: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +55,120 @@ pub struct Certificate {
 pub struct Archive {
     pub default: ArchivePolicy,
     pub retention: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Closed,
+    /// Open, with at least this long between two registrations from one address.
+    Open {
+        interval: Option<Duration>,
+    },
+    Invite,
+}
+
+/// Who may create group chat rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creators {
+    Admins,
+    Local,
+    Anyone,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Groupchat {
+    /// The full host name, e.g. `conference.chat.example.com`.
+    pub host: String,
+    /// The first label, e.g. `conference`.
+    pub label: String,
+    pub history: u64,
+    pub archive: bool,
+    pub create: Creators,
+    pub persistent: bool,
+    pub public: bool,
+    pub members_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub host: String,
+    pub label: String,
+    /// Bytes.
+    pub max_size: u64,
+    pub expire: Option<Duration>,
+    /// Bytes per user.
+    pub quota: Option<u64>,
+    /// The public base URL, when the HTTP listener is behind a proxy.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// The server's own accounts, passwords stored hashed (SCRAM).
+    Internal,
+    Ldap(Ldap),
+    External {
+        program: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ldap {
+    pub servers: Vec<String>,
+    pub port: u16,
+    pub base: String,
+    pub bind: Option<String>,
+    pub password: Option<Secret>,
+    pub uid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    Internal,
+    Sql(Sql),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sql {
+    pub kind: SqlKind,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// The database name, or the file for SQLite.
+    pub database: String,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    /// The data kept in SQL; empty means everything.
+    pub only: BTreeSet<crate::facts::Store>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes per second per client connection.
+    pub client: Option<u64>,
+    /// Bytes per second per federation connection.
+    pub federation: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub host: String,
+    pub port: u16,
+    pub tls_port: Option<u16>,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metrics {
+    pub path: String,
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raw {
+    pub server: crate::ast::Server,
+    /// `file:line` of the block, for the marker in the output.
+    pub origin: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +190,9 @@ pub enum Service {
 pub struct Http {
     pub websocket: Option<String>,
     pub bosh: Option<String>,
+    pub upload: Option<String>,
     pub api: Option<Api>,
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +206,37 @@ impl Service {
     /// The listener's name in the chart's values and Services.
     pub fn name(&self) -> &'static str {
         match self {
+            Service::Client { tls: TlsMode::Direct } => "client-tls",
             Service::Client { .. } => "client",
+            Service::Federation { tls: TlsMode::Direct } => "federation-tls",
             Service::Federation { .. } => "federation",
             Service::Http(_) => "http",
         }
+    }
+}
+
+impl Deployment {
+    /// The HTTP listener, if there is one.
+    pub fn http(&self) -> Option<(&Listener, &Http)> {
+        self.listeners.iter().find_map(|l| match &l.service {
+            Service::Http(h) => Some((l, h)),
+            _ => None,
+        })
+    }
+
+    /// Every secret the configs reference, each once, in a fixed order.
+    pub fn secrets(&self) -> Vec<Secret> {
+        let mut all = BTreeSet::new();
+        if let Storage::Sql(sql) = &self.storage {
+            all.extend(sql.password.clone());
+        }
+        if let Auth::Ldap(l) = &self.auth {
+            all.extend(l.password.clone());
+        }
+        if let Some(t) = &self.turn {
+            all.insert(t.secret.clone());
+        }
+        all.into_iter().collect()
     }
 }
 

@@ -79,7 +79,7 @@ fn one_of(names: &[String]) -> String {
 
 /// The keyword a `kw_` rule matches (a rule's Debug form is its name in the grammar).
 fn keyword(rule: Rule) -> Option<String> {
-    format!("{rule:?}").strip_prefix("kw_").map(str::to_string)
+    format!("{rule:?}").strip_prefix("kw_").map(|k| k.replace('_', "-"))
 }
 
 /// The name of a rule as an author reads it in "expected …".
@@ -97,6 +97,13 @@ fn describe(rule: Rule) -> String {
         Rule::network => "an IP network such as `10.0.0.0/8`",
         Rule::address => "an IP address",
         Rule::target => "a server such as `ejabberd >= 23.01`",
+        Rule::settings => "`{`",
+        Rule::setting | Rule::key => "a setting",
+        Rule::secret => "`env(\"NAME\")` or `file(\"/path\")`",
+        Rule::size => "a size such as `50MB`",
+        Rule::rate => "a rate such as `50KB/s`",
+        Rule::word => "a word",
+        Rule::raw_block => "`{`",
         _ => "something else",
     }
     .to_string()
@@ -140,6 +147,46 @@ impl Builder {
         self.spanned(p, out)
     }
 
+    fn settings(&self, p: &Pair<Rule>) -> Settings {
+        let items = p
+            .clone()
+            .into_inner()
+            .filter_map(|setting| {
+                let span = self.span(&setting);
+                let mut it = setting.into_inner();
+                let key = self.text(&it.next()?);
+                Some(Setting { key, values: it.map(|v| self.value(v)).collect(), span })
+            })
+            .collect();
+        Settings { items, span: self.span(p) }
+    }
+
+    fn value(&self, p: Pair<Rule>) -> Spanned<Value> {
+        let text = p.as_str();
+        let value = match p.as_rule() {
+            Rule::secret => {
+                let mut it = p.clone().into_inner();
+                let kind = it.next().map(|k| k.as_rule());
+                let arg = it.next().map(|a| self.string(&a).value).unwrap_or_default();
+                if kind == Some(Rule::kw_file) {
+                    Value::Secret(Secret::File(arg))
+                } else {
+                    Value::Secret(Secret::Env(arg))
+                }
+            }
+            Rule::network => Value::Network(text.to_string()),
+            Rule::rate => Value::Rate(size(text.trim_end_matches("/s"))),
+            Rule::size => Value::Size(size(text)),
+            Rule::duration => Value::Duration(duration(text)),
+            Rule::integer => Value::Integer(text.parse().unwrap_or(u64::MAX)),
+            Rule::string => Value::Str(self.string(&p).value),
+            Rule::kw_on => Value::Switch(true),
+            Rule::kw_off => Value::Switch(false),
+            _ => Value::Word(text.to_string()),
+        };
+        self.spanned(&p, value)
+    }
+
     fn statement(&self, p: Pair<Rule>) -> Option<Statement> {
         let span = self.span(&p);
         Some(match p.as_rule() {
@@ -151,6 +198,61 @@ impl Builder {
                 Statement::Domain(Domain { name, items, span })
             }
             Rule::listen => Statement::Listen(self.listen(p)?),
+            Rule::include => Statement::Include(self.string(&p.into_inner().nth(1)?)),
+            Rule::secrets_dir => Statement::SecretsDir(self.string(&p.into_inner().nth(1)?)),
+            Rule::certificate => {
+                let strings: Vec<_> = p.into_inner().filter(|i| i.as_rule() == Rule::string).collect();
+                Statement::Certificate { cert: self.string(strings.first()?), key: self.string(strings.get(1)?), span }
+            }
+            Rule::auth => {
+                let mut it = p.into_inner().skip(1);
+                let kind = it.next()?;
+                let value = match kind.as_rule() {
+                    Rule::kw_internal => AuthKind::Internal,
+                    Rule::kw_sql => AuthKind::Sql,
+                    Rule::kw_ldap => AuthKind::Ldap(self.settings(&it.next()?)),
+                    _ => AuthKind::External(self.string(&it.next()?)),
+                };
+                Statement::Auth(Spanned { value, span })
+            }
+            Rule::storage => {
+                let mut it = p.into_inner().skip(1);
+                let kind = it.next()?;
+                let value = match kind.as_rule() {
+                    Rule::kw_internal => StorageKind::Internal,
+                    rule => {
+                        let sql = match rule {
+                            Rule::kw_postgres => SqlKind::Postgres,
+                            Rule::kw_mysql => SqlKind::Mysql,
+                            _ => SqlKind::Sqlite,
+                        };
+                        StorageKind::Sql(sql, self.settings(&it.next()?))
+                    }
+                };
+                Statement::Storage(Spanned { value, span })
+            }
+            Rule::limits => Statement::Limits(self.settings(&p.into_inner().nth(1)?)),
+            Rule::turn => {
+                let mut it = p.into_inner().skip(1);
+                let host = self.string(&it.next()?);
+                Statement::Turn { host, settings: it.next().map(|s| self.settings(&s)), span }
+            }
+            Rule::metrics => {
+                let mut it = p.into_inner().skip(1);
+                let path = self.string(&it.next()?);
+                let allow = it.filter(|n| n.as_rule() == Rule::network).map(|n| self.text(&n)).collect();
+                Statement::Metrics { path, allow, span }
+            }
+            Rule::raw => {
+                let mut it = p.into_inner();
+                let server = it.next()?;
+                let server = self.spanned(
+                    &server,
+                    if server.as_rule() == Rule::kw_prosody { Server::Prosody } else { Server::Ejabberd },
+                );
+                let text = it.next()?.into_inner().next()?;
+                Statement::Raw { server, text: self.text(&text) }
+            }
             Rule::log => {
                 let level = p.into_inner().nth(1)?;
                 let value = match level.as_rule() {
@@ -215,6 +317,35 @@ impl Builder {
                 }
                 DomainItem::Archive(archive)
             }
+            Rule::registration => {
+                let mut it = p.into_inner().skip(1);
+                let mode = it.next()?;
+                let value = match mode.as_rule() {
+                    Rule::kw_open => RegistrationMode::Open,
+                    Rule::kw_invite => RegistrationMode::Invite,
+                    _ => RegistrationMode::Closed,
+                };
+                DomainItem::Registration {
+                    mode: self.spanned(&mode, value),
+                    settings: it.next().map(|s| self.settings(&s)),
+                }
+            }
+            Rule::features => DomainItem::Features(p.into_inner().skip(1).map(|w| self.text(&w)).collect()),
+            Rule::profile => DomainItem::Profile(span),
+            Rule::groupchat | Rule::upload => {
+                let is_upload = p.as_rule() == Rule::upload;
+                let mut it = p.into_inner().skip(1);
+                let name = self.string(&it.next()?);
+                let settings = it.next().map(|s| self.settings(&s));
+                if is_upload {
+                    DomainItem::Upload { name, settings, span }
+                } else {
+                    DomainItem::Groupchat { name, settings, span }
+                }
+            }
+            Rule::pubsub => DomainItem::Pubsub(self.string(&p.into_inner().nth(1)?)),
+            Rule::contact => DomainItem::Contact(self.settings(&p.into_inner().nth(1)?)),
+            Rule::max_sessions => DomainItem::MaxSessions(self.value(p.into_inner().nth(1)?)),
             _ => return None,
         })
     }
@@ -239,12 +370,20 @@ impl Builder {
                 Rule::address => listen.address = Some(self.text(&item)),
                 Rule::tls => {
                     let mode = item.into_inner().nth(1)?;
-                    let value = if mode.as_rule() == Rule::kw_required { TlsMode::Required } else { TlsMode::Optional };
+                    let value = match mode.as_rule() {
+                        Rule::kw_required => TlsMode::Required,
+                        Rule::kw_direct => TlsMode::Direct,
+                        _ => TlsMode::Optional,
+                    };
                     let value = ListenItem::Tls(self.spanned(&mode, value));
                     listen.items.push(Spanned { value, span: item_span });
                 }
                 Rule::websocket => {
                     let value = ListenItem::Websocket(self.string(&item.into_inner().nth(1)?));
+                    listen.items.push(Spanned { value, span: item_span });
+                }
+                Rule::upload_path => {
+                    let value = ListenItem::Upload(self.string(&item.into_inner().nth(1)?));
                     listen.items.push(Spanned { value, span: item_span });
                 }
                 Rule::bosh => {
@@ -262,6 +401,19 @@ impl Builder {
         }
         Some(listen)
     }
+}
+
+/// A size token the grammar already accepted, e.g. `50MB`, in bytes (saturating).
+fn size(text: &str) -> u64 {
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let amount: u64 = text[..digits].parse().unwrap_or(u64::MAX);
+    let unit: u64 = match &text[digits..] {
+        "KB" | "KiB" => 1 << 10,
+        "MB" | "MiB" => 1 << 20,
+        "GB" | "GiB" => 1 << 30,
+        _ => 1,
+    };
+    amount.saturating_mul(unit)
 }
 
 /// A duration token the grammar already accepted, e.g. `30d`.

@@ -14,6 +14,8 @@ impl Guest for Component {
         Output {
             files: out.files.into_iter().map(|f| OutFile { name: f.name, text: f.text }).collect(),
             ports: out.ports.into_iter().map(|p| Port { name: p.name, port: p.port }).collect(),
+            secret_env: out.secret_env,
+            needs: out.needs,
             diagnostics: out.diagnostics.into_iter().map(diagnostic).collect(),
         }
     }

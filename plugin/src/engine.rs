@@ -66,6 +66,10 @@ pub struct Compiled {
     pub files: Vec<(String, String)>,
     /// `(listener name, port)`.
     pub ports: Vec<(String, u16)>,
+    /// Environment variables the configs read secrets from.
+    pub secret_env: Vec<String>,
+    /// Included files missing from the sources.
+    pub needs: Vec<String>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -83,6 +87,32 @@ pub fn compile(kind: Kind, sources: &[(String, String)], limits: Limits) -> Resu
     }
 }
 
+/// Compiles the root file and every file it includes: the compiler names the includes it lacks,
+/// the host reads them (never outside the root file's folder) and compiles again.
+pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Result<(Vec<(String, String)>, Compiled)> {
+    let sandbox = match kind {
+        Kind::Sandbox => Some(Sandbox::new()?),
+        Kind::Native => None,
+    };
+    let mut sources = vec![crate::files::read_source(root)?];
+    let top = crate::files::folder_of(root)?;
+    loop {
+        let compiled = match &sandbox {
+            Some(s) => s.compile(&sources, limits)?,
+            None => native(&sources),
+        };
+        if compiled.needs.is_empty() {
+            return Ok((sources, compiled));
+        }
+        for path in &compiled.needs {
+            if sources.iter().any(|(p, _)| p == path) {
+                return Err(Error::new(format!("the compiler asked twice for {path}")));
+            }
+            sources.push(crate::files::read_include(&top, path)?);
+        }
+    }
+}
+
 fn native(sources: &[(String, String)]) -> Compiled {
     let sources: Vec<xmpp_compiler::Source> =
         sources.iter().map(|(p, t)| xmpp_compiler::Source { path: p.clone(), text: t.clone() }).collect();
@@ -90,6 +120,8 @@ fn native(sources: &[(String, String)]) -> Compiled {
     Compiled {
         files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
         ports: out.ports.into_iter().map(|p| (p.name, p.port)).collect(),
+        secret_env: out.secret_env,
+        needs: out.needs,
         diagnostics: out
             .diagnostics
             .into_iter()
@@ -164,6 +196,8 @@ impl Sandbox {
         Ok(Compiled {
             files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
             ports: out.ports.into_iter().map(|p| (p.name, p.port)).collect(),
+            secret_env: out.secret_env,
+            needs: out.needs,
             diagnostics: out
                 .diagnostics
                 .into_iter()

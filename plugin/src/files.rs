@@ -12,6 +12,26 @@ pub fn read_source(path: &Path) -> Result<(String, String)> {
     Ok((path.display().to_string(), text))
 }
 
+/// The canonical folder of the root file: included files must stay inside it.
+pub fn folder_of(root: &Path) -> Result<PathBuf> {
+    let canonical = root.canonicalize().map_err(|e| Error::new(format!("cannot read {}: {e}", root.display())))?;
+    Ok(canonical.parent().map(Path::to_path_buf).unwrap_or(canonical))
+}
+
+/// Reads an included file by the path the compiler resolved, refusing one whose real location
+/// (after symbolic links) is outside `top`.
+pub fn read_include(top: &Path, path: &str) -> Result<(String, String)> {
+    let p = Path::new(path);
+    let real = p.canonicalize().map_err(|e| Error::new(format!("cannot read the included file {path}: {e}")))?;
+    if !real.starts_with(top) {
+        return Err(Error::new(format!(
+            "the included file {path} is outside {}; includes must stay inside the root file's folder",
+            top.display()
+        )));
+    }
+    read_source(p)
+}
+
 /// Writes every `(name, text)` into `dir`: first all to temporary files beside their targets, then each
 /// renamed into place. On any failure the temporary files are removed and no target is touched.
 pub fn write_all(dir: &Path, files: &[(String, String)]) -> Result<Vec<PathBuf>> {

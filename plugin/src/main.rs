@@ -32,15 +32,26 @@ enum Cmd {
     /// Check FILE and print every diagnostic; exits non-zero on errors.
     Check {
         file: PathBuf,
+        /// `human`, or `json` (one array of diagnostics on standard output, for CI).
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Print the longer explanation of a diagnostic code, e.g. `explain E014`.
+    Explain { code: String },
     /// Compile, then `helm template` the chart with the results: render CHART -f site.xmpp [helm flags…].
     Render(HelmArgs),
     /// Compile, then `helm install` with the results: install NAME CHART -f site.xmpp [helm flags…].
     Install(HelmArgs),
     /// Compile, then `helm upgrade` with the results: upgrade NAME CHART -f site.xmpp [helm flags…].
     Upgrade(HelmArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -77,7 +88,23 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Cmd::Check { file, engine } => {
+        Cmd::Explain { code } => {
+            let wanted = code.to_uppercase();
+            let found = xmpp_compiler::Code::ALL.iter().find(|c| c.as_str() == wanted);
+            match found {
+                Some(c) => {
+                    println!("{}: {}", c.as_str(), c.explain());
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Err(Error::new(format!("unknown code `{code}`; codes look like E001 or W001"))),
+            }
+        }
+        Cmd::Check { file, format: Format::Json, engine } => {
+            let (sources, compiled) = engine::compile_file(engine.engine, &file, engine.limits()?)?;
+            println!("{}", report::json(&compiled.diagnostics, &sources));
+            Ok(exit(&compiled))
+        }
+        Cmd::Check { file, format: Format::Human, engine } => {
             let (sources, compiled) = compile(&file, &engine)?;
             if !compiled.has_errors() {
                 let warnings = compiled.diagnostics.len();
@@ -125,16 +152,18 @@ fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
 
 /// Reads and compiles the root file, printing every diagnostic to standard error.
 fn compile(file: &Path, e: &EngineArgs) -> Result<(Vec<(String, String)>, Compiled)> {
-    let sources = vec![files::read_source(file)?];
-    let limits = Limits {
-        fuel: e.fuel,
-        memory: e.max_memory.checked_shl(20).ok_or_else(|| Error::new("--max-memory is too large"))?,
-    };
-    let compiled = engine::compile(e.engine, &sources, limits)?;
+    let (sources, compiled) = engine::compile_file(e.engine, file, e.limits()?)?;
     for d in &compiled.diagnostics {
         eprint!("{}", report::render(d, &sources));
     }
     Ok((sources, compiled))
+}
+
+impl EngineArgs {
+    fn limits(&self) -> Result<Limits> {
+        let memory = self.max_memory.checked_shl(20).ok_or_else(|| Error::new("--max-memory is too large"))?;
+        Ok(Limits { fuel: self.fuel, memory })
+    }
 }
 
 fn exit(c: &Compiled) -> ExitCode {

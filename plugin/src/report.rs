@@ -27,3 +27,24 @@ pub fn render(d: &Diagnostic, sources: &[(String, String)]) -> String {
     }
     out
 }
+
+/// Diagnostics as one JSON array, for CI: code, severity, message, hint, file, line, col, start, end.
+pub fn json(diagnostics: &[Diagnostic], sources: &[(String, String)]) -> String {
+    let items: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "code": d.code,
+                "severity": if d.error { "error" } else { "warning" },
+                "message": d.message,
+                "hint": d.hint,
+                "file": sources.get(d.file).map_or("?", |(p, _)| p.as_str()),
+                "line": d.line,
+                "col": d.col,
+                "start": d.start,
+                "end": d.end,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}

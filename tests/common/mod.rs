@@ -125,3 +125,68 @@ pub fn compile_into(dsl: &Path, dir: &Path) {
     let out = run(bin().arg("compile").arg(dsl).arg("-o").arg(dir));
     assert!(out.status.success(), "compile failed:\n{}", text(&out.stderr));
 }
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A PostgreSQL 15 cluster of its own on a free loopback port, as the postgres user; stopped when dropped.
+pub struct Postgres {
+    pub port: u16,
+    dir: TempDir,
+}
+
+impl Postgres {
+    /// Starts a cluster with database `db` owned by `user` (password `password`).
+    pub fn start(db: &str, user: &str, password: &str) -> Postgres {
+        let dir = TempDir::new("hx-postgres").unwrap();
+        let port = free_port();
+        chown(&dir.0, "postgres");
+        let as_pg = |args: &[&str]| {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).args(args);
+            c
+        };
+        let data = dir.0.join("data");
+        let data_s = data.display().to_string();
+        // Trust on the private socket (the superuser sets up), passwords over TCP (the servers log in).
+        let initdb = format!("{PG_BIN}/initdb");
+        let o = run(&mut as_pg(&[&initdb, "-D", &data_s, "--auth-local=trust", "--auth-host=scram-sha-256"]));
+        assert!(o.status.success(), "initdb failed: {}", text(&o.stderr));
+        let sock = dir.0.display().to_string();
+        let opts = format!("-p {port} -k {sock} -c listen_addresses=127.0.0.1");
+        let log = format!("{}/postgres.log", dir.0.display());
+        let o = run(&mut as_pg(&[&format!("{PG_BIN}/pg_ctl"), "-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"]));
+        assert!(o.status.success(), "pg_ctl start failed: {}{}", text(&o.stdout), text(&o.stderr));
+        let pg = Postgres { port, dir };
+        pg.sql(&format!("CREATE ROLE {user} LOGIN PASSWORD '{password}'"));
+        pg.sql(&format!("CREATE DATABASE {db} OWNER {user}"));
+        pg
+    }
+
+    /// Runs SQL as the superuser over the cluster's socket.
+    pub fn sql(&self, statement: &str) {
+        self.psql(&["-c", statement]);
+    }
+
+    /// Runs psql as the superuser with extra arguments.
+    pub fn psql(&self, args: &[&str]) -> String {
+        let o = run(Command::new("runuser")
+            .args(["-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&self.dir.0)
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", "postgres"])
+            .args(args));
+        assert!(o.status.success(), "psql {args:?} failed: {}", text(&o.stderr));
+        text(&o.stdout)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.0.join("data");
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--", &format!("{PG_BIN}/pg_ctl"), "-D"])
+            .arg(&data)
+            .args(["-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}

@@ -8,6 +8,8 @@ pub(crate) enum Lua {
     Str(String),
     Int(i64),
     Bool(bool),
+    /// An expression written as is: `ENV_DB_PASSWORD`, `FileLine("/run/secrets/x")`.
+    Expr(String),
     List(Vec<Lua>),
     Table(Vec<(String, Lua)>),
 }
@@ -50,6 +52,7 @@ fn render(value: &Lua, indent: &str) -> String {
         Lua::Str(s) => quote(s),
         Lua::Int(i) => i.to_string(),
         Lua::Bool(b) => b.to_string(),
+        Lua::Expr(e) => e.clone(),
         Lua::List(items) if items.is_empty() => "{ }".to_string(),
         Lua::List(items) if items.len() <= 3 => {
             let parts: Vec<String> = items.iter().map(|i| render(i, indent)).collect();

@@ -1,13 +1,18 @@
-//! `prosody.cfg.lua`: global options first, then one `VirtualHost` section per domain.
+//! `prosody.cfg.lua`: global options first, then one `VirtualHost` section per domain with its components.
 
-use super::lua::{Lua, Writer};
+use super::Modules;
+use super::lua::{Lua, Writer, quote};
+use crate::ast::Server;
 use crate::check::prosody_period;
-use crate::facts;
-use crate::ir::{ArchivePolicy, Deployment, Http, LogLevel, Service, TlsMode};
+use crate::facts::{self, Version};
+use crate::ir::{
+    ArchivePolicy, Creators, Deployment, Domain, LogLevel, Registration, Secret, Service, SqlKind, Storage, TlsMode,
+};
 
 pub const FILE_NAME: &str = "prosody.cfg.lua";
 
 pub(crate) fn emit(d: &Deployment, header: &str) -> String {
+    let version = d.prosody.unwrap_or(facts::PROSODY_CURRENT);
     let mut w = Writer::default();
     w.comment("", header);
     w.line("");
@@ -20,69 +25,278 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     };
     w.set("", "log", &Lua::Table(vec![(level.into(), Lua::str("*console"))]));
 
-    let http = d.listeners.iter().find_map(|l| match &l.service {
-        Service::Http(h) => Some(h),
-        _ => None,
-    });
-    let archive = super::split(d, |dom| dom.archive.as_ref());
-    let mut modules: Vec<&str> = facts::CORE.iter().map(|m| m.prosody).collect();
-    modules.extend(facts::PROSODY_CORE);
-    if archive.global.is_some() {
-        modules.push(facts::ARCHIVE.prosody);
-    }
-    if http.is_some_and(|h| h.websocket.is_some()) {
-        modules.push(facts::WEBSOCKET.prosody);
-    }
-    if http.is_some_and(|h| h.bosh.is_some()) {
-        modules.push(facts::BOSH.prosody);
-    }
-    w.set("", "modules_enabled", &Lua::strings(modules));
+    let per_domain: Vec<Modules<()>> = d.domains.iter().map(|dom| modules(d, dom, version)).collect();
+    let split = super::split_modules(&per_domain);
+    w.set("", "modules_enabled", &Lua::strings(split.global.iter().map(|(n, _)| n.as_str())));
     w.line("");
 
     // Every port list is written, even empty, so Prosody never opens a default port nobody asked for.
-    listeners(&mut w, d, "c2s", |s| matches!(s, Service::Client { .. }));
-    listeners(&mut w, d, "s2s", |s| matches!(s, Service::Federation { .. }));
-    listeners(&mut w, d, "http", |s| matches!(s, Service::Http(_)));
-    for name in ["c2s_direct_tls_ports", "s2s_direct_tls_ports", "https_ports"] {
-        w.set("", name, &Lua::List(Vec::new()));
-    }
+    ports(&mut w, d, "c2s", |s| matches!(s, Service::Client { tls } if *tls != TlsMode::Direct));
+    ports(&mut w, d, "c2s_direct_tls", |s| matches!(s, Service::Client { tls: TlsMode::Direct }));
+    ports(&mut w, d, "s2s", |s| matches!(s, Service::Federation { tls } if *tls != TlsMode::Direct));
+    ports(&mut w, d, "s2s_direct_tls", |s| matches!(s, Service::Federation { tls: TlsMode::Direct }));
+    ports(&mut w, d, "http", |s| matches!(s, Service::Http(_)));
+    w.set("", "https_ports", &Lua::List(Vec::new()));
+    w.set("", "component_ports", &Lua::List(Vec::new()));
     for l in &d.listeners {
         match l.service {
-            Service::Client { tls } => w.set("", "c2s_require_encryption", &Lua::Bool(tls == TlsMode::Required)),
-            Service::Federation { tls } => w.set("", "s2s_require_encryption", &Lua::Bool(tls == TlsMode::Required)),
-            Service::Http(_) => {}
+            Service::Client { tls } if tls != TlsMode::Direct => {
+                w.set("", "c2s_require_encryption", &Lua::Bool(tls == TlsMode::Required));
+            }
+            Service::Federation { tls } if tls != TlsMode::Direct => {
+                w.set("", "s2s_require_encryption", &Lua::Bool(tls == TlsMode::Required));
+            }
+            _ => {}
         }
     }
-    if let Some(h) = http {
-        http_paths(&mut w, h);
+    if let Some((_, h)) = d.http() {
+        let mut paths = Vec::new();
+        for (module, path) in [
+            (facts::WEBSOCKET.prosody, &h.websocket),
+            (facts::BOSH.prosody, &h.bosh),
+            ("file_share", &h.upload),
+            ("openmetrics", &h.metrics),
+        ] {
+            if let Some(p) = path {
+                paths.push((module.to_string(), Lua::str(p)));
+            }
+        }
+        if !paths.is_empty() {
+            w.set("", "http_paths", &Lua::Table(paths));
+        }
+        if h.api.is_some() {
+            w.comment("", "The admin REST API (`api`) has no Prosody equivalent; it is rendered for ejabberd only.");
+        }
     }
-    if let Some(a) = archive.global {
-        archive_options(&mut w, "", a);
+    w.line("");
+
+    w.set("", "authentication", &Lua::str("internal_hashed"));
+    if let Storage::Sql(sql) = &d.storage {
+        if sql.only.is_empty() {
+            w.set("", "storage", &Lua::str("sql"));
+        } else {
+            let stores = facts::STORES
+                .iter()
+                .filter(|s| sql.only.contains(&s.0))
+                .map(|s| (s.3.to_string(), Lua::str("sql")))
+                .collect();
+            w.set("", "default_storage", &Lua::str("internal"));
+            w.set("", "storage", &Lua::Table(stores));
+        }
+        let driver = match sql.kind {
+            SqlKind::Postgres => "PostgreSQL",
+            SqlKind::Mysql => "MySQL",
+            SqlKind::Sqlite => "SQLite3",
+        };
+        let mut fields = vec![("driver".to_string(), Lua::str(driver)), ("database".into(), Lua::str(&sql.database))];
+        if let Some(h) = &sql.host {
+            fields.push(("host".into(), Lua::str(h)));
+        }
+        if let Some(p) = sql.port {
+            fields.push(("port".into(), Lua::Int(p.into())));
+        }
+        if let Some(u) = &sql.user {
+            fields.push(("username".into(), Lua::str(u)));
+        }
+        if let Some(p) = &sql.password {
+            fields.push(("password".into(), secret(p)));
+        }
+        w.set("", "sql", &Lua::Table(fields));
+    }
+    let mut limits = Vec::new();
+    if let Some(r) = d.limits.client {
+        limits.push(("c2s".to_string(), Lua::Table(vec![("rate".into(), Lua::str(format!("{r}b/s")))])));
+    }
+    if let Some(r) = d.limits.federation {
+        limits.push(("s2sin".to_string(), Lua::Table(vec![("rate".into(), Lua::str(format!("{r}b/s")))])));
+    }
+    if !limits.is_empty() {
+        w.set("", "limits", &Lua::Table(limits));
+    }
+    if let Some(t) = &d.turn {
+        w.set("", "turn_external_host", &Lua::str(&t.host));
+        w.set("", "turn_external_port", &Lua::Int(t.port.into()));
+        if let Some(p) = t.tls_port {
+            w.set("", "turn_external_tls_port", &Lua::Int(p.into()));
+        }
+        w.set("", "turn_external_secret", &secret(&t.secret));
+    }
+    if let Some(m) = &d.metrics {
+        w.set("", "statistics", &Lua::str("internal"));
+        if let Some(cidr) = m.allow.first() {
+            w.set("", "openmetrics_allow_cidr", &Lua::str(cidr));
+        }
+    }
+    if let Some(c) = &d.certificate {
+        w.set(
+            "",
+            "ssl",
+            &Lua::Table(vec![("certificate".into(), Lua::str(&c.cert)), ("key".into(), Lua::str(&c.key))]),
+        );
+    }
+    for raw in d.raw.iter().filter(|r| r.server == Server::Prosody) {
+        w.line("");
+        w.comment("", &format!("Verbatim from the raw `prosody {{ }}` block at {}:", raw.origin));
+        w.out.push_str(&raw.text);
+        w.comment("", "End of the raw block.");
     }
 
-    for dom in &d.domains {
-        w.line("");
-        w.line(&format!("VirtualHost {}", super::lua::quote(&dom.name)));
-        let indent = "\t";
-        if !dom.admins.is_empty() {
-            w.set(indent, "admins", &Lua::strings(dom.admins.iter().map(String::as_str)));
-        }
-        if let Some(c) = &dom.certificate {
-            w.set(
-                indent,
-                "ssl",
-                &Lua::Table(vec![("certificate".into(), Lua::str(&c.cert)), ("key".into(), Lua::str(&c.key))]),
-            );
-        }
-        if let Some((_, a)) = archive.per_domain.iter().find(|(d2, _)| d2.name == dom.name) {
-            w.set(indent, "modules_enabled", &Lua::strings([facts::ARCHIVE.prosody]));
-            archive_options(&mut w, indent, a);
-        }
+    for (dom, extra) in d.domains.iter().zip(&split.per_domain) {
+        virtual_host(&mut w, dom, extra, d);
     }
     w.out
 }
 
-fn listeners(w: &mut Writer, d: &Deployment, prefix: &str, is: impl Fn(&Service) -> bool) {
+/// A secret as Prosody reads it at start-up.
+fn secret(x: &Secret) -> Lua {
+    match x {
+        Secret::Env(name) => Lua::Expr(format!("ENV_{name}")),
+        Secret::File(path) => Lua::Expr(format!("FileLine({})", quote(path))),
+    }
+}
+
+/// The modules one domain's VirtualHost needs (components are separate).
+fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<()> {
+    let mut m = Modules::default();
+    for core in facts::CORE {
+        m.add(core.prosody, ());
+    }
+    for core in facts::PROSODY_CORE {
+        m.add(core, ());
+    }
+    for f in &dom.features {
+        let info = facts::feature_info(*f);
+        if version >= info.prosody_since {
+            for module in info.prosody {
+                m.add(module, ());
+            }
+        }
+    }
+    if dom.archive.is_some() {
+        m.add(facts::ARCHIVE.prosody, ());
+    }
+    match dom.registration {
+        Registration::Closed => {}
+        Registration::Open { .. } => m.add(facts::REGISTRATION.prosody, ()),
+        Registration::Invite => {
+            m.add(facts::REGISTRATION.prosody, ());
+            for module in facts::PROSODY_INVITES {
+                m.add(module, ());
+            }
+        }
+    }
+    if !dom.contact.is_empty() {
+        m.add(facts::CONTACT.prosody, ());
+    }
+    if d.turn.is_some() {
+        m.add(facts::TURN.prosody, ());
+    }
+    if let Some((_, h)) = d.http() {
+        if h.websocket.is_some() {
+            m.add(facts::WEBSOCKET.prosody, ());
+        }
+        if h.bosh.is_some() {
+            m.add(facts::BOSH.prosody, ());
+        }
+        if h.metrics.is_some() {
+            m.add(facts::PROSODY_METRICS, ());
+        }
+    }
+    m
+}
+
+fn virtual_host(w: &mut Writer, dom: &Domain, extra: &[(String, ())], d: &Deployment) {
+    let i = "\t";
+    w.line("");
+    w.line(&format!("VirtualHost {}", quote(&dom.name)));
+    if !dom.admins.is_empty() {
+        w.set(i, "admins", &Lua::strings(dom.admins.iter().map(String::as_str)));
+    }
+    if !extra.is_empty() {
+        w.set(i, "modules_enabled", &Lua::strings(extra.iter().map(|(n, _)| n.as_str())));
+    }
+    if let Some(c) = &dom.certificate {
+        w.set(i, "ssl", &Lua::Table(vec![("certificate".into(), Lua::str(&c.cert)), ("key".into(), Lua::str(&c.key))]));
+    }
+    if let Some(a) = &dom.archive {
+        let policy = match a.default {
+            ArchivePolicy::Always => Lua::Bool(true),
+            ArchivePolicy::Never => Lua::Bool(false),
+            ArchivePolicy::Roster => Lua::str("roster"),
+        };
+        w.set(i, "default_archive_policy", &policy);
+        if let Some(period) = a.retention.and_then(prosody_period) {
+            w.set(i, "archive_expires_after", &Lua::str(period));
+        }
+    }
+    match dom.registration {
+        Registration::Closed => {}
+        Registration::Open { interval } => {
+            w.set(i, "allow_registration", &Lua::Bool(true));
+            if let Some(iv) = interval {
+                w.set(
+                    i,
+                    "min_seconds_between_registrations",
+                    &Lua::Int(i64::try_from(iv.seconds()).unwrap_or(i64::MAX)),
+                );
+            }
+        }
+        Registration::Invite => {
+            w.set(i, "allow_registration", &Lua::Bool(true));
+            w.set(i, "registration_invite_only", &Lua::Bool(true));
+        }
+    }
+    if !dom.contact.is_empty() {
+        let info =
+            dom.contact.iter().map(|(k, urls)| (k.clone(), Lua::strings(urls.iter().map(String::as_str)))).collect();
+        w.set(i, "contact_info", &Lua::Table(info));
+    }
+
+    if let Some(g) = &dom.groupchat {
+        w.line("");
+        w.line(&format!("Component {} {}", quote(&g.host), quote(facts::GROUPCHAT.prosody)));
+        if g.archive {
+            w.set(i, "modules_enabled", &Lua::strings([facts::MUC_ARCHIVE]));
+            w.set(i, "muc_log_by_default", &Lua::Bool(true));
+        }
+        let history = Lua::Int(i64::try_from(g.history).unwrap_or(i64::MAX));
+        w.set(i, "max_history_messages", &history);
+        w.set(i, "muc_room_default_history_length", &history);
+        let restrict = match g.create {
+            Creators::Admins => Lua::Bool(true),
+            Creators::Local => Lua::str("local"),
+            Creators::Anyone => Lua::Bool(false),
+        };
+        w.set(i, "restrict_room_creation", &restrict);
+        w.set(i, "muc_room_default_persistent", &Lua::Bool(g.persistent));
+        w.set(i, "muc_room_default_public", &Lua::Bool(g.public));
+        w.set(i, "muc_room_default_members_only", &Lua::Bool(g.members_only));
+    }
+    if let Some(u) = &dom.upload {
+        w.line("");
+        w.line(&format!("Component {} {}", quote(&u.host), quote(facts::UPLOAD.prosody)));
+        let n = |v: u64| Lua::Int(i64::try_from(v).unwrap_or(i64::MAX));
+        w.set(i, "http_file_share_size_limit", &n(u.max_size));
+        if let Some(e) = u.expire {
+            w.set(i, "http_file_share_expires_after", &n(e.seconds()));
+        }
+        if let Some(q) = u.quota {
+            w.set(i, "http_file_share_daily_quota", &n(q));
+        }
+        if let Some(url) = &u.url {
+            w.set(i, "http_external_url", &Lua::str(url));
+        }
+        if d.http().is_some_and(|(_, h)| h.upload.is_some()) {
+            w.comment(i, "Served on the http listener's `file_share` path.");
+        }
+    }
+    if let Some(host) = &dom.pubsub {
+        w.line("");
+        w.line(&format!("Component {} {}", quote(host), quote(facts::PUBSUB.prosody)));
+    }
+}
+
+fn ports(w: &mut Writer, d: &Deployment, prefix: &str, is: impl Fn(&Service) -> bool) {
     let chosen: Vec<_> = d.listeners.iter().filter(|l| is(&l.service)).collect();
     let ports = chosen.iter().map(|l| Lua::Int(l.port.into())).collect();
     w.set("", &format!("{prefix}_ports"), &Lua::List(ports));
@@ -90,33 +304,5 @@ fn listeners(w: &mut Writer, d: &Deployment, prefix: &str, is: impl Fn(&Service)
         let mut addresses: Vec<&str> = chosen.iter().map(|l| l.address.as_str()).collect();
         addresses.dedup();
         w.set("", &format!("{prefix}_interfaces"), &Lua::strings(addresses));
-    }
-}
-
-fn http_paths(w: &mut Writer, h: &Http) {
-    let mut paths = Vec::new();
-    if let Some(p) = &h.websocket {
-        paths.push((facts::WEBSOCKET.prosody.to_string(), Lua::str(p)));
-    }
-    if let Some(p) = &h.bosh {
-        paths.push((facts::BOSH.prosody.to_string(), Lua::str(p)));
-    }
-    if !paths.is_empty() {
-        w.set("", "http_paths", &Lua::Table(paths));
-    }
-    if h.api.is_some() {
-        w.comment("", "The admin REST API (`api`) has no Prosody equivalent; it is rendered for ejabberd only.");
-    }
-}
-
-fn archive_options(w: &mut Writer, indent: &str, a: &crate::ir::Archive) {
-    let policy = match a.default {
-        ArchivePolicy::Always => Lua::Bool(true),
-        ArchivePolicy::Never => Lua::Bool(false),
-        ArchivePolicy::Roster => Lua::str("roster"),
-    };
-    w.set(indent, "default_archive_policy", &policy);
-    if let Some(period) = a.retention.and_then(prosody_period) {
-        w.set(indent, "archive_expires_after", &Lua::str(period));
     }
 }

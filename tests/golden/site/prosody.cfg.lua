@@ -7,6 +7,7 @@ modules_enabled = {
 	"ping";
 	"saslauth";
 	"tls";
+	"dialback";
 	"mam";
 	"websocket";
 	"bosh";
@@ -14,20 +15,23 @@ modules_enabled = {
 
 c2s_ports = { 5222 }
 c2s_interfaces = { "0.0.0.0" }
+c2s_direct_tls_ports = { }
 s2s_ports = { 5269 }
 s2s_interfaces = { "0.0.0.0" }
+s2s_direct_tls_ports = { }
 http_ports = { 5280 }
 http_interfaces = { "0.0.0.0" }
-c2s_direct_tls_ports = { }
-s2s_direct_tls_ports = { }
 https_ports = { }
+component_ports = { }
 c2s_require_encryption = true
 s2s_require_encryption = true
 http_paths = { websocket = "/xmpp-websocket"; bosh = "/http-bind" }
 -- The admin REST API (`api`) has no Prosody equivalent; it is rendered for ejabberd only.
-default_archive_policy = "roster"
-archive_expires_after = "1y"
+
+authentication = "internal_hashed"
 
 VirtualHost "chat.example.com"
 	admins = { "alice@chat.example.com", "bob@chat.example.com" }
 	ssl = { certificate = "/etc/xmpp/tls/tls.crt"; key = "/etc/xmpp/tls/tls.key" }
+	default_archive_policy = "roster"
+	archive_expires_after = "1y"
