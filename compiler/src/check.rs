@@ -315,7 +315,14 @@ fn check_domain(domain: &ast::Domain, d: &Deployment, sink: &mut Sink) -> Option
                         }
                         None => {
                             let d = sink.error(Code::UnknownWord, w.span, format!("unknown feature `{}`", w.value));
-                            match nearest(&w.value, facts::FEATURES.iter().map(|f| f.name)) {
+                            // A server's module name (`smacks`, `mod_carboncopy`) names the feature it provides.
+                            let by_module = facts::FEATURES.iter().find(|f| {
+                                f.prosody.contains(&w.value.as_str()) || f.ejabberd.contains(&w.value.as_str())
+                            });
+                            match by_module
+                                .map(|f| f.name)
+                                .or_else(|| nearest(&w.value, facts::FEATURES.iter().map(|f| f.name)))
+                            {
                                 Some(n) => d.hint(format!("try `{n}`")),
                                 None => d.hint(format!(
                                     "try one of {}",
@@ -470,7 +477,7 @@ fn check_upload(host: String, label: &str, settings: Option<&Settings>, sink: &m
 fn check_auth(auth: &Spanned<ast::AuthKind>, d: &Deployment, sink: &mut Sink) -> ir::Auth {
     let no_prosody = |sink: &mut Sink, what: &str, module: &str| {
         if d.prosody.is_some() {
-            sink.error(Code::NotOnServer, auth.span, format!("prosody has no bundled {what} authentication")).hint(
+            sink.error(Code::Unsupported, auth.span, format!("prosody has no bundled {what} authentication")).hint(
                 format!("try `auth internal`, or target ejabberd only (prosody needs the community module {module})"),
             );
         }
@@ -900,7 +907,7 @@ fn check_secret(s: &Secret, span: Span, d: &Deployment, sink: &mut Sink) -> bool
                 sink.error(Code::BadPath, span, format!("`{path}` is not an absolute path"));
             }
             if d.ejabberd.is_some() {
-                sink.error(Code::NotOnServer, span, "ejabberd cannot read a secret from a file")
+                sink.error(Code::Unsupported, span, "ejabberd cannot read a secret from a file")
                     .hint("try `env(\"NAME\")`, which every target can read");
                 ok = false;
             }
@@ -959,7 +966,7 @@ fn cross_checks(statements: &[&Statement], d: &mut Deployment, metrics_span: Opt
             && d.prosody.is_some()
         {
             sink.error(
-                Code::NotOnServer,
+                Code::Unsupported,
                 span,
                 "prosody allows metrics from one network only (openmetrics_allow_cidr)",
             )
@@ -1004,7 +1011,7 @@ fn domain_cross_checks(dom: &ast::Domain, d: &Deployment, http: Option<&ir::Http
                     ));
                 }
                 if d.prosody.is_some() && prosody_period(r.value).is_none() {
-                    sink.error(Code::NotOnServer, r.span, "prosody counts archive retention in whole days")
+                    sink.error(Code::Unsupported, r.span, "prosody counts archive retention in whole days")
                         .hint(format!("try `{}d`", r.value.seconds().div_ceil(86_400).max(1)));
                 }
             }

@@ -86,9 +86,13 @@ codes! {
         reads it. Absolute paths and paths leaving that folder are refused.";
     /// `ejabberd { hosts: [ }`: a raw ejabberd block that is not YAML.
     BadRaw = "E019", "A raw `ejabberd { … }` block is merged into ejabberd.yml, so it must be YAML.";
+    /// `auth ldap { … }` with a Prosody target: a targeted server cannot express it, and dropping it would change meaning.
+    Unsupported = "E020", "One of the targeted servers cannot express this, and rendering the rest without it would \
+        change what the deployment means (an authentication method, a secret, a period). Drop the feature, change it as \
+        the hint says, or drop that server from `targets`.";
     /// `api "/api"` with a Prosody target: the server has no such feature.
-    NotOnServer = "W001", "One of the targeted servers cannot express this feature. As a warning, the feature is rendered \
-        only for the server that can; as an error, the output would change meaning, so drop the feature or the target.";
+    NotOnServer = "W001", "One of the targeted servers cannot express this feature, which is rendered only for the \
+        server that can; the other output says so in a comment where it can. Nothing is dropped silently.";
 }
 
 /// One finding, with its place already turned into line and column.

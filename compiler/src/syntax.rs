@@ -36,10 +36,14 @@ fn report(file: usize, text: &str, e: &pest::error::Error<Rule>, sink: &mut Sink
     let span = Span { file, start, end: start + found.len().max(1).min(text.len().saturating_sub(start).max(1)) };
     let (expected, keywords) = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<String> = positives.iter().map(|r| describe(*r)).collect();
+            let mut kws: Vec<String> = positives.iter().filter_map(|r| keyword(*r)).collect();
+            let mut names: Vec<String> = positives.iter().filter(|r| **r != Rule::file).map(|r| describe(*r)).collect();
+            if positives.contains(&Rule::file) {
+                kws.extend(STATEMENT_KEYWORDS.iter().map(|k| k.to_string()));
+                names.extend(STATEMENT_KEYWORDS.iter().map(|k| format!("`{k}`")));
+            }
             names.sort();
             names.dedup();
-            let kws: Vec<String> = positives.iter().filter_map(|r| keyword(*r)).collect();
             (names, kws)
         }
         ErrorVariant::CustomError { message } => (vec![message.clone()], Vec::new()),
@@ -77,9 +81,65 @@ fn one_of(names: &[String]) -> String {
     }
 }
 
-/// The keyword a `kw_` rule matches (a rule's Debug form is its name in the grammar).
+/// The keywords that start a top-level statement, for errors where pest names only `file`.
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "targets",
+    "include",
+    "secrets-dir",
+    "log",
+    "certificate",
+    "domain",
+    "listen",
+    "auth",
+    "storage",
+    "limits",
+    "turn",
+    "metrics",
+    "ejabberd",
+    "prosody",
+];
+
+/// The keyword a rule starts with: a `kw_` rule's own (a rule's Debug form is its name in the grammar),
+/// or a statement's or item's first keyword.
 fn keyword(rule: Rule) -> Option<String> {
-    format!("{rule:?}").strip_prefix("kw_").map(|k| k.replace('_', "-"))
+    let name = format!("{rule:?}");
+    if let Some(k) = name.strip_prefix("kw_") {
+        return Some(k.replace('_', "-"));
+    }
+    let starts_with_own_name = matches!(
+        rule,
+        Rule::targets
+            | Rule::include
+            | Rule::secrets_dir
+            | Rule::log
+            | Rule::certificate
+            | Rule::domain
+            | Rule::listen
+            | Rule::auth
+            | Rule::storage
+            | Rule::limits
+            | Rule::turn
+            | Rule::metrics
+            | Rule::admins
+            | Rule::archive
+            | Rule::registration
+            | Rule::features
+            | Rule::profile
+            | Rule::groupchat
+            | Rule::upload
+            | Rule::pubsub
+            | Rule::contact
+            | Rule::max_sessions
+            | Rule::tls
+            | Rule::websocket
+            | Rule::bosh
+            | Rule::api
+    );
+    match rule {
+        Rule::upload_path => Some("upload".into()),
+        _ if starts_with_own_name => Some(name.replace('_', "-")),
+        _ => None,
+    }
 }
 
 /// The name of a rule as an author reads it in "expected …".
@@ -103,7 +163,7 @@ fn describe(rule: Rule) -> String {
         Rule::size => "a size such as `50MB`",
         Rule::rate => "a rate such as `50KB/s`",
         Rule::word => "a word",
-        Rule::raw_block => "`{`",
+        Rule::raw_block | Rule::raw_text => "a raw block `{ … }` with balanced braces",
         _ => "something else",
     }
     .to_string()
@@ -429,4 +489,18 @@ fn duration(text: &str) -> Duration {
         _ => TimeUnit::Year,
     };
     Duration { amount, unit }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::STATEMENT_KEYWORDS;
+
+    #[test]
+    fn statement_keywords_match_the_grammar() {
+        let grammar = include_str!("../../grammar/xmpp.pest");
+        for k in STATEMENT_KEYWORDS {
+            let rule = format!("kw_{} = @{{ \"{k}\"", k.replace('-', "_"));
+            assert!(grammar.contains(&rule), "{k} is not a keyword of the grammar");
+        }
+    }
 }
