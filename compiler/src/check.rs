@@ -1048,7 +1048,7 @@ fn needs_prosody(f: Feature, span: Span, d: &Deployment, sink: &mut Sink) {
     let info = facts::feature_info(f);
     if let Some(v) = d.prosody.filter(|v| *v < info.prosody_since) {
         sink.warning(
-            Code::NeedsNewer,
+            Code::NotOnServer,
             span,
             format!(
                 "`{}` needs prosody >= {} (mod_{}); with the targets including {v}, it is rendered for ejabberd only",

@@ -76,7 +76,7 @@ codes! {
         namespace can read.";
     /// `registration invite` with `targets ejabberd >= 23.01`: the feature needs a newer release.
     NeedsNewer = "E015", "A feature exists only from some release on, and `targets` includes an older one. Raise the target, \
-        or drop the feature. As a warning: the feature is rendered only for the server that has it.";
+        or drop the feature.";
     /// `storage postgres { host \"db\" }`: a required setting is missing.
     MissingSetting = "E016", "A block is missing a setting it cannot work without; the hint shows a complete example.";
     /// `upload \"upload\"` with no `upload \"/upload\"` on an http listener.
