@@ -123,3 +123,43 @@ fn warnings_do_not_fail_a_check() {
     assert!(err.contains("warning[W001]: prosody has no admin REST API"), "{err}");
     assert!(err.ends_with("examples/site.xmpp: no errors, 2 warning(s)\n"), "{err}");
 }
+
+#[test]
+fn fmt_is_canonical_idempotent_and_keeps_comments() {
+    let tmp = TempDir::new("hx-fmt").unwrap();
+    let f = write(
+        &tmp.0,
+        "site.xmpp",
+        "# top\ndomain  \"chat.example.com\" {admins alice,bob   # the admins\n\n\n  archive {default roster}}\nlisten client 5222{tls required}",
+    );
+    let o = run(bin().arg("fmt").arg("--check").arg(&f));
+    assert_eq!(o.status.code(), Some(1), "--check reports an unformatted file");
+    assert!(text(&o.stderr).contains("is not formatted"));
+    let o = run(bin().arg("fmt").arg(&f));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let once = fs::read_to_string(&f).unwrap();
+    assert_eq!(
+        once,
+        "# top\ndomain \"chat.example.com\" {\n  admins alice, bob  # the admins\n\n  archive { default roster }\n}\nlisten client 5222 { tls required }\n"
+    );
+    let o = run(bin().arg("fmt").arg("--check").arg(&f));
+    assert!(o.status.success(), "formatted output is stable: {}", text(&o.stderr));
+    // Every example is formatted, and formatting never changes what a file compiles to.
+    for entry in fs::read_dir(root().join("examples")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "xmpp") {
+            let o = run(bin().arg("fmt").arg("--check").arg(&p));
+            assert!(o.status.success(), "{}: {}", p.display(), text(&o.stderr));
+        }
+    }
+}
+
+#[test]
+fn fmt_refuses_a_file_that_does_not_parse() {
+    let tmp = TempDir::new("hx-fmt-bad").unwrap();
+    let f = write(&tmp.0, "bad.xmpp", "domain {\n");
+    let o = run(bin().arg("fmt").arg(&f));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("error[E001]"));
+    assert_eq!(fs::read_to_string(&f).unwrap(), "domain {\n", "left untouched");
+}

@@ -28,7 +28,12 @@ fn every_example_in_the_language_reference_compiles() {
     assert!(blocks.len() >= 5, "found {} blocks", blocks.len());
     for block in blocks {
         let out = engine::compile(Kind::Native, &[("docs.xmpp".into(), block.clone())], Limits::default()).unwrap();
-        let errors: Vec<_> = out.diagnostics.iter().filter(|d| d.error).map(|d| format!("{} {}:{} {}", d.code, d.line, d.col, d.message)).collect();
+        let errors: Vec<_> = out
+            .diagnostics
+            .iter()
+            .filter(|d| d.error)
+            .map(|d| format!("{} {}:{} {}", d.code, d.line, d.col, d.message))
+            .collect();
         assert!(errors.is_empty(), "{block}\n{errors:?}");
         assert_eq!(out.files.len(), 2, "{block}");
     }

@@ -14,6 +14,7 @@ mod check;
 pub mod diagnostic;
 pub mod emit;
 pub mod facts;
+pub mod format;
 pub mod ir;
 mod syntax;
 

@@ -26,6 +26,57 @@ pub(crate) fn parse(file: usize, text: &str, sink: &mut Sink) -> Option<File> {
     }
 }
 
+/// The layout tree `format` works on: statement and item spans with their nesting. `None` (with the
+/// syntax error in `sink`) when the text does not parse.
+pub(crate) fn outline(text: &str, sink: &mut Sink) -> Option<Vec<crate::format::Node>> {
+    match Grammar::parse(Rule::file, text) {
+        Ok(mut pairs) => Some(pairs.next()?.into_inner().filter(|p| p.as_rule() != Rule::EOI).map(node).collect()),
+        Err(e) => {
+            report(0, text, &e, sink);
+            None
+        }
+    }
+}
+
+fn node(p: Pair<Rule>) -> crate::format::Node {
+    let span = p.as_span();
+    let verbatim = p.as_rule() == Rule::raw;
+    let mut children = Vec::new();
+    if !verbatim {
+        collect_items(p, &mut children);
+    }
+    crate::format::Node { start: span.start(), end: span.end(), children, verbatim }
+}
+
+/// The items of a block (domain items, listener items, settings), looking through `settings`.
+fn collect_items(p: Pair<Rule>, out: &mut Vec<crate::format::Node>) {
+    for inner in p.into_inner() {
+        match inner.as_rule() {
+            Rule::settings => collect_items(inner, out),
+            Rule::admins
+            | Rule::certificate
+            | Rule::archive
+            | Rule::archive_default
+            | Rule::retention
+            | Rule::registration
+            | Rule::features
+            | Rule::profile
+            | Rule::groupchat
+            | Rule::upload
+            | Rule::pubsub
+            | Rule::contact
+            | Rule::max_sessions
+            | Rule::tls
+            | Rule::websocket
+            | Rule::bosh
+            | Rule::upload_path
+            | Rule::api
+            | Rule::setting => out.push(node(inner)),
+            _ => {}
+        }
+    }
+}
+
 /// Turns pest's error into a diagnostic with human names and, for a misspelled word, the nearest keyword.
 fn report(file: usize, text: &str, e: &pest::error::Error<Rule>, sink: &mut Sink) {
     let start = match e.location {

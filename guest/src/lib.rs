@@ -19,6 +19,10 @@ impl Guest for Component {
             diagnostics: out.diagnostics.into_iter().map(diagnostic).collect(),
         }
     }
+
+    fn format(text: String) -> Result<String, Vec<Diagnostic>> {
+        c::format::format(&text).map_err(|ds| ds.into_iter().map(diagnostic).collect())
+    }
 }
 
 fn diagnostic(d: c::Diagnostic) -> Diagnostic {

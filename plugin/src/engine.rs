@@ -113,6 +113,28 @@ pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Resul
     }
 }
 
+/// Formats one file's text; `Err` holds its syntax errors.
+pub fn format(kind: Kind, text: &str, limits: Limits) -> Result<std::result::Result<String, Vec<Diagnostic>>> {
+    match kind {
+        Kind::Native => Ok(xmpp_compiler::format::format(text).map_err(|ds| ds.into_iter().map(from_native).collect())),
+        Kind::Sandbox => Sandbox::new()?.format(text, limits),
+    }
+}
+
+fn from_native(d: xmpp_compiler::Diagnostic) -> Diagnostic {
+    Diagnostic {
+        code: d.code.as_str().to_string(),
+        error: d.is_error(),
+        message: d.message,
+        hint: d.hint,
+        file: d.span.file,
+        start: d.span.start,
+        end: d.span.end,
+        line: d.line,
+        col: d.col,
+    }
+}
+
 fn native(sources: &[(String, String)]) -> Compiled {
     let sources: Vec<xmpp_compiler::Source> =
         sources.iter().map(|(p, t)| xmpp_compiler::Source { path: p.clone(), text: t.clone() }).collect();
@@ -122,21 +144,7 @@ fn native(sources: &[(String, String)]) -> Compiled {
         ports: out.ports.into_iter().map(|p| (p.name, p.port)).collect(),
         secret_env: out.secret_env,
         needs: out.needs,
-        diagnostics: out
-            .diagnostics
-            .into_iter()
-            .map(|d| Diagnostic {
-                code: d.code.as_str().to_string(),
-                error: d.is_error(),
-                message: d.message,
-                hint: d.hint,
-                file: d.span.file,
-                start: d.span.start,
-                end: d.span.end,
-                line: d.line,
-                col: d.col,
-            })
-            .collect(),
+        diagnostics: out.diagnostics.into_iter().map(from_native).collect(),
     }
 }
 
@@ -181,15 +189,28 @@ impl Sandbox {
         self.component.component_type().imports(&self.engine).map(|(name, _)| name.to_string()).collect()
     }
 
-    /// One compile in a fresh store (a trapped instance cannot be entered again).
-    pub fn compile(&self, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
+    /// A fresh store and instance (a trapped instance cannot be entered again), bounded by `limits`.
+    fn instantiate(&self, limits: Limits) -> Result<(Store<State>, bindings::Compiler)> {
         let mut store = Store::new(&self.engine, State { memory_limit: limits.memory, hit_memory_limit: false });
         store.limiter(|s| s as &mut dyn ResourceLimiter);
         store.set_fuel(limits.fuel).map_err(|e| Error::new(format!("wasmtime: {e}")))?;
         let linker: Linker<State> = Linker::new(&self.engine); // empty: the guest gets nothing
+        let instance = bindings::Compiler::instantiate(&mut store, &self.component, &linker)
+            .map_err(|e| sandbox_error(&store, e, limits))?;
+        Ok((store, instance))
+    }
+
+    /// Formats one file's text in the sandbox.
+    pub fn format(&self, text: &str, limits: Limits) -> Result<std::result::Result<String, Vec<Diagnostic>>> {
+        let (mut store, instance) = self.instantiate(limits)?;
+        let out = instance.call_format(&mut store, text).map_err(|e| sandbox_error(&store, e, limits))?;
+        Ok(out.map_err(|ds| ds.into_iter().map(from_guest).collect()))
+    }
+
+    /// One compile in a fresh store.
+    pub fn compile(&self, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
+        let (mut store, instance) = self.instantiate(limits)?;
         let trap = |store: &Store<State>, e: wasmtime::Error| sandbox_error(store, e, limits);
-        let instance =
-            bindings::Compiler::instantiate(&mut store, &self.component, &linker).map_err(|e| trap(&store, e))?;
         let input: Vec<bindings::Source> =
             sources.iter().map(|(p, t)| bindings::Source { path: p.clone(), text: t.clone() }).collect();
         let out = instance.call_compile(&mut store, &input).map_err(|e| trap(&store, e))?;
@@ -198,22 +219,22 @@ impl Sandbox {
             ports: out.ports.into_iter().map(|p| (p.name, p.port)).collect(),
             secret_env: out.secret_env,
             needs: out.needs,
-            diagnostics: out
-                .diagnostics
-                .into_iter()
-                .map(|d| Diagnostic {
-                    code: d.code,
-                    error: d.severity == bindings::Severity::Error,
-                    message: d.message,
-                    hint: d.hint,
-                    file: d.file as usize,
-                    start: d.start as usize,
-                    end: d.end as usize,
-                    line: d.line,
-                    col: d.col,
-                })
-                .collect(),
+            diagnostics: out.diagnostics.into_iter().map(from_guest).collect(),
         })
+    }
+}
+
+fn from_guest(d: bindings::Diagnostic) -> Diagnostic {
+    Diagnostic {
+        code: d.code,
+        error: d.severity == bindings::Severity::Error,
+        message: d.message,
+        hint: d.hint,
+        file: d.file as usize,
+        start: d.start as usize,
+        end: d.end as usize,
+        line: d.line,
+        col: d.col,
     }
 }
 

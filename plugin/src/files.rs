@@ -12,6 +12,16 @@ pub fn read_source(path: &Path) -> Result<(String, String)> {
     Ok((path.display().to_string(), text))
 }
 
+/// A file's folder and name, for rewriting it in place.
+pub fn split_path(path: &Path) -> Result<(PathBuf, String)> {
+    let name = path.file_name().ok_or_else(|| Error::new(format!("{} is not a file", path.display())))?;
+    let dir = path.parent().map_or_else(
+        || PathBuf::from("."),
+        |p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() },
+    );
+    Ok((dir, name.to_string_lossy().into_owned()))
+}
+
 /// The canonical folder of the root file: included files must stay inside it.
 pub fn folder_of(root: &Path) -> Result<PathBuf> {
     let canonical = root.canonicalize().map_err(|e| Error::new(format!("cannot read {}: {e}", root.display())))?;

@@ -38,6 +38,16 @@ enum Cmd {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Lay out DSL files canonically (comments kept), in place; `--check` only reports.
+    Fmt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; exit 1 and name the files that are not formatted.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Print the longer explanation of a diagnostic code, e.g. `explain E014`.
     Explain { code: String },
     /// Compile, then `helm template` the chart with the results: render CHART -f site.xmpp [helm flags…].
@@ -88,6 +98,31 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Cmd::Fmt { files: paths, check, engine } => {
+            let mut clean = true;
+            for path in &paths {
+                let source = files::read_source(path)?;
+                match engine::format(engine.engine, &source.1, engine.limits()?)? {
+                    Err(diagnostics) => {
+                        for d in &diagnostics {
+                            eprint!("{}", report::render(d, std::slice::from_ref(&source)));
+                        }
+                        clean = false;
+                    }
+                    Ok(formatted) if formatted == source.1 => {}
+                    Ok(_) if check => {
+                        eprintln!("{} is not formatted; run `helm-xmpp fmt {}`", source.0, source.0);
+                        clean = false;
+                    }
+                    Ok(formatted) => {
+                        let (dir, name) = files::split_path(path)?;
+                        files::write_all(&dir, &[(name, formatted)])?;
+                        println!("formatted {}", source.0);
+                    }
+                }
+            }
+            Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Cmd::Explain { code } => {
             let wanted = code.to_uppercase();
             let found = xmpp_compiler::Code::ALL.iter().find(|c| c.as_str() == wanted);
