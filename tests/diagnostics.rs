@@ -18,6 +18,7 @@ fn every_bad_input_gives_exactly_its_expected_diagnostics() {
     files.sort();
     assert!(files.len() >= 50, "the corpus has {} inputs", files.len());
     let mut failures = Vec::new();
+    let mut codes_seen = std::collections::BTreeSet::new();
     for path in &files {
         let text = fs::read_to_string(path).unwrap();
         let mut expected: Vec<String> =
@@ -42,6 +43,7 @@ fn every_bad_input_gives_exactly_its_expected_diagnostics() {
                 assert!(!h.ends_with('.'), "style of hint {h:?}");
             }
         }
+        codes_seen.extend(native.diagnostics.iter().map(|d| d.code.clone()));
         expected.sort();
         got.sort();
         if expected != got {
@@ -49,6 +51,9 @@ fn every_bad_input_gives_exactly_its_expected_diagnostics() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for code in xmpp_compiler::Code::ALL {
+        assert!(codes_seen.contains(code.as_str()), "no input in the corpus gives {}", code.as_str());
+    }
 }
 
 #[test]

@@ -982,6 +982,7 @@ fn cross_checks(statements: &[&Statement], d: &mut Deployment, metrics_span: Opt
             h.metrics = Some(m.path.clone());
         }
     }
+    server_wide_on_ejabberd(statements, d, sink);
     let sql = matches!(d.storage, ir::Storage::Sql(_));
     for st in statements {
         if let Statement::Auth(a) = st
@@ -990,6 +991,32 @@ fn cross_checks(statements: &[&Statement], d: &mut Deployment, metrics_span: Opt
         {
             sink.error(Code::MissingSetting, a.span, "`auth sql` needs a `storage` block with a database")
                 .hint("try `storage postgres { host \"db\"; database \"xmpp\"; user \"xmpp\"; password env(\"XMPP_DB_PASSWORD\") }`");
+        }
+    }
+}
+
+/// ejabberd applies some per-domain settings server-wide (`shaper_rules`): they must agree.
+fn server_wide_on_ejabberd(statements: &[&Statement], d: &Deployment, sink: &mut Sink) {
+    if d.ejabberd.is_none() {
+        return;
+    }
+    let sessions: BTreeSet<Option<u64>> = d.domains.iter().map(|dom| dom.max_sessions).collect();
+    let quotas: BTreeSet<u64> = d.domains.iter().filter_map(|dom| dom.upload.as_ref()?.quota).collect();
+    for st in statements {
+        let Statement::Domain(dom) = st else { continue };
+        for item in &dom.items {
+            let span = match item {
+                DomainItem::MaxSessions(v) if sessions.len() > 1 => v.span,
+                DomainItem::Upload { span, .. } if quotas.len() > 1 => *span,
+                _ => continue,
+            };
+            let what = if matches!(item, DomainItem::MaxSessions(_)) { "max-sessions" } else { "upload quota" };
+            sink.error(
+                Code::Unsupported,
+                span,
+                format!("ejabberd applies `{what}` to every domain, and the domains differ"),
+            )
+            .hint(format!("try the same `{what}` in every domain"));
         }
     }
 }
@@ -1015,9 +1042,19 @@ fn domain_cross_checks(dom: &ast::Domain, d: &Deployment, http: Option<&ir::Http
                         .hint(format!("try `{}d`", r.value.seconds().div_ceil(86_400).max(1)));
                 }
             }
-            DomainItem::Upload { span, .. } if http.is_none_or(|h| h.upload.is_none()) => {
-                sink.error(Code::NeedsListener, *span, "`upload` needs an http listener that serves uploads")
-                    .hint("try `upload \"/upload\"` inside `listen http 5280 { … }`");
+            DomainItem::Upload { span, settings, .. } => {
+                if http.is_none_or(|h| h.upload.is_none()) {
+                    sink.error(Code::NeedsListener, *span, "`upload` needs an http listener that serves uploads")
+                        .hint("try `upload \"/upload\"` inside `listen http 5280 { … }`");
+                }
+                let quota = settings.as_ref().and_then(|s| s.items.iter().find(|i| i.key.value == "quota"));
+                if let (Some(q), true) = (quota, d.prosody.is_some() && d.ejabberd.is_some()) {
+                    sink.warning(
+                        Code::NotOnServer,
+                        q.span,
+                        "prosody limits uploads per user per day, ejabberd per user in total; `quota` is rendered as each can",
+                    );
+                }
             }
             DomainItem::Features(words) => {
                 for w in words {

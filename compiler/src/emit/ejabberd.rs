@@ -215,7 +215,7 @@ fn limits(top: &mut Mapping, d: &Deployment) {
 fn access_rules(d: &Deployment) -> Value {
     let mut rules = Mapping::new();
     put(&mut rules, "local", map([("allow", s("local"))]));
-    put(&mut rules, "c2s", map([("deny", s("blocked")), ("allow", s("all"))]));
+    put(&mut rules, "c2s", map([("allow", s("all"))]));
     if d.domains.iter().any(|dom| !dom.admins.is_empty()) {
         put(&mut rules, "configure", map([("allow", s("admin"))]));
     }
