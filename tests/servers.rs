@@ -343,6 +343,18 @@ impl Prosody {
     /// Checks the generated `dir/prosody.cfg.lua` and starts it as the prosody user, with data and pid
     /// in `dir` (set by a wrapper that includes the generated file), and waits for the client port.
     fn start(prosody: &Path, prosodyctl: &Path, dir: &Path, client: u16, what: &str) -> Prosody {
+        Prosody::start_with_users(prosody, prosodyctl, dir, client, what, &[])
+    }
+
+    /// As `start`, with accounts `(user, domain, password)` registered before the server starts.
+    fn start_with_users(
+        prosody: &Path,
+        prosodyctl: &Path,
+        dir: &Path,
+        client: u16,
+        what: &str,
+        users: &[(&str, &str, &str)],
+    ) -> Prosody {
         let config = dir.join("prosody.cfg.lua");
         let mut check = Command::new(prosodyctl);
         check.arg("--config").arg(&config).args(["check", "config"]);
@@ -368,6 +380,16 @@ impl Prosody {
         )
         .unwrap();
         chown(dir, "prosody");
+        for (user, domain, password) in users {
+            let mut reg = Command::new("runuser");
+            reg.args(["-u", "prosody", "--"]).arg(prosodyctl).arg("--config").arg(&wrapper);
+            reg.args(["register", user, domain, password]);
+            for (k, v) in TEST_SECRETS {
+                reg.env(k, v);
+            }
+            let o = run(&mut reg);
+            assert!(o.status.success(), "{what}: prosodyctl register failed: {}{}", text(&o.stdout), text(&o.stderr));
+        }
         let log = dir.join("prosody.log");
         let mut cmd = Command::new("runuser");
         cmd.args(["-u", "prosody", "--"]).arg(prosody).args(["-F", "--config"]).arg(&wrapper);
@@ -414,4 +436,141 @@ fn prosody_0_12_checks_and_runs_the_generated_config() {
     let (code, _) = http(ports.http, "GET", "/http-bind", "").unwrap();
     assert_eq!(code, 200, "BOSH answers on its path");
     drop(server);
+}
+
+// ---------------------------------------------------------------- client scenarios
+
+const PASSWORD: &str = "client-pass-4-tests";
+const USERS: &[&str] = &["alice", "bob", "carol", "admin"];
+
+/// The DSL the client scenarios run against: every feature they exercise, on loopback.
+fn client_site(dir: &Path, targets: &str, registration: &str, client: u16, http: u16) -> PathBuf {
+    let (crt, key) = self_signed(dir, DOMAIN);
+    let dsl = format!(
+        r#"targets {targets}
+domain "{DOMAIN}" {{
+  admins admin
+  certificate "{crt}" key "{key}"
+  registration {registration}
+  profile modern
+  archive {{ default always }}
+  groupchat "conference" {{ archive on; create anyone }}
+  upload "upload" {{ max-size 10MB; url "http://127.0.0.1:{http}" }}
+}}
+listen client {client} on 127.0.0.1 {{ tls required }}
+listen http {http} on 127.0.0.1 {{
+  websocket "/xmpp-websocket"
+  bosh "/http-bind"
+  upload "/upload"
+  api "/api" allow 127.0.0.1/8
+}}
+secrets-dir "{d}"
+"#,
+        crt = crt.display(),
+        key = key.display(),
+        d = dir.display(),
+    );
+    let path = dir.join("clients.xmpp");
+    fs::write(&path, dsl).unwrap();
+    path
+}
+
+/// Runs tests/clients/scenarios.py (slixmpp) and returns `(scenario, ok, detail)` for each.
+fn scenarios(client: u16, registration: &str, only: Option<&str>) -> Vec<(String, bool, String)> {
+    let python = tool("../venv/bin/python");
+    let mut cmd = Command::new(python);
+    cmd.arg(root().join("tests/clients/scenarios.py"))
+        .args(["--port", &client.to_string(), "--domain", DOMAIN, "--password", PASSWORD])
+        .args(["--muc", &format!("conference.{DOMAIN}"), "--upload", &format!("upload.{DOMAIN}")])
+        .args(["--registration", registration]);
+    if let Some(only) = only {
+        cmd.args(["--only", only]);
+    }
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "scenarios.py failed: {}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["scenario"].as_str().unwrap().to_string(),
+                v["ok"].as_bool().unwrap(),
+                v["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// One server run: compile the client site, start the server, register the users, run the scenarios.
+fn client_run(server: &str, registration: &str, only: Option<&str>) -> Vec<(String, bool, String)> {
+    let tmp = TempDir::new("hx-clients").unwrap();
+    let (client, http) = (free_port(), free_port());
+    let (name, version) = server.split_once(' ').unwrap();
+    let targets = format!("{name} >= {version}");
+    let dsl = client_site(&tmp.0, &targets, registration, client, http);
+    compile_into(&dsl, &tmp.0);
+    if name == "ejabberd" {
+        let ctl = ejabberds().into_iter().find(|(v, _)| *v == version).unwrap().1;
+        let node = Ejabberd::start(&ctl, &tmp.0);
+        for user in USERS {
+            let o = run(node.ctl().args(["register", user, DOMAIN, PASSWORD]));
+            assert!(o.status.success(), "register {user}: {}", text(&o.stdout));
+        }
+        scenarios(client, registration, only)
+    } else {
+        let (_, prosody, prosodyctl) = prosodies().into_iter().find(|(v, _, _)| *v == version).unwrap();
+        let users: Vec<(&str, &str, &str)> = USERS.iter().map(|u| (*u, DOMAIN, PASSWORD)).collect();
+        let _server = Prosody::start_with_users(&prosody, &prosodyctl, &tmp.0, client, server, &users);
+        scenarios(client, registration, only)
+    }
+}
+
+/// Every scenario on every server release: the DSL's promises, checked with a real client library.
+/// Writes the matrix to docs/compatibility.md.
+#[test]
+fn client_scenarios_work_on_every_server() {
+    let servers = ["ejabberd 23.01", "ejabberd 24.12", "prosody 0.12", "prosody 13.0"];
+    let mut matrix: Vec<(String, Vec<(String, bool, String)>)> = Vec::new();
+    for server in servers {
+        let mut results = client_run(server, "open", None);
+        let closed = client_run(server, "closed", Some("registration"));
+        results.extend(closed.into_iter().map(|(n, ok, d)| (format!("{n}-closed"), ok, d)));
+        matrix.push((server.to_string(), results));
+    }
+    let doc = compatibility_doc(&matrix);
+    fs::write(root().join("docs/compatibility.md"), &doc).unwrap();
+    let failures: Vec<String> = matrix
+        .iter()
+        .flat_map(|(server, rs)| rs.iter().filter(|r| !r.1).map(move |r| format!("{server}: {} — {}", r.0, r.2)))
+        .collect();
+    assert!(failures.is_empty(), "failed cells:\n{}", failures.join("\n"));
+}
+
+fn compatibility_doc(matrix: &[(String, Vec<(String, bool, String)>)]) -> String {
+    let mut doc = String::from(
+        "# Compatibility matrix\n\nGenerated by `tests/servers.rs` (`client_scenarios_work_on_every_server`) from a real run:\n\
+         each scenario is a slixmpp client against the server started with the config helm-xmpp compiled from\n\
+         the same DSL (internal storage). ✅ works, ❌ failed (the detail says why).\n\n| scenario |",
+    );
+    for (server, _) in matrix {
+        doc.push_str(&format!(" {server} |"));
+    }
+    doc.push_str("\n|---|");
+    for _ in matrix {
+        doc.push_str("---|");
+    }
+    doc.push('\n');
+    let names: Vec<String> = matrix.first().map(|(_, rs)| rs.iter().map(|r| r.0.clone()).collect()).unwrap_or_default();
+    for name in names {
+        doc.push_str(&format!("| {name} |"));
+        for (_, rs) in matrix {
+            let cell = rs.iter().find(|r| r.0 == name).map_or("—".to_string(), |r| {
+                let detail = r.2.replace('|', "/");
+                if r.1 { format!("✅ {detail}") } else { format!("❌ {detail}") }
+            });
+            doc.push_str(&format!(" {cell} |"));
+        }
+        doc.push('\n');
+    }
+    doc
 }

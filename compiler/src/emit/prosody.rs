@@ -285,6 +285,9 @@ fn virtual_host(w: &mut Writer, dom: &Domain, extra: &[(String, ())], d: &Deploy
         }
         if let Some(url) = &u.url {
             w.set(i, "http_external_url", &Lua::str(url));
+            // Prosody routes HTTP by Host: answer on the URL's host too, not only on the component's name.
+            let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or(url);
+            w.set(i, "http_host", &Lua::str(host));
         }
         if d.http().is_some_and(|(_, h)| h.upload.is_some()) {
             w.comment(i, "Served on the http listener's `file_share` path.");

@@ -1,0 +1,260 @@
+"""Client scenarios against a running XMPP server, with slixmpp (a client library nobody here wrote).
+
+Usage: scenarios.py --port P --domain D --password PW [--muc HOST] [--upload] [--registration open|closed]
+Users alice, bob and carol must exist with password PW. Prints one JSON object per scenario:
+{"scenario": NAME, "ok": true|false, "detail": "..."}. Exits 0 when every scenario ran (pass or fail).
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import ssl
+import sys
+import time
+import urllib.request
+
+import slixmpp
+
+TIMEOUT = 20
+ARGS = None
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, jid, password, tls=True):
+        super().__init__(jid, password)
+        # The servers under test use throwaway self-signed certificates.
+        self.ssl_context.check_hostname = False
+        self.ssl_context.verify_mode = ssl.CERT_NONE
+        self.enable_direct_tls = False
+        self.enable_starttls = tls
+        self.enable_plaintext = not tls
+        self.received = []
+        self.carbons = []
+        self.add_event_handler("message", lambda m: self.received.append(m))
+        self.add_event_handler("carbon_received", lambda m: self.carbons.append(m))
+
+
+async def login(user, resource="test", plugins=(), tls=True):
+    """A connected client with a session, or an exception."""
+    c = Client(f"{user}@{ARGS.domain}/{resource}", ARGS.password, tls=tls)
+    for p in plugins:
+        c.register_plugin(p)
+    started = asyncio.get_running_loop().create_future()
+
+    def done(value):
+        if not started.done():
+            started.set_result(value)
+
+    c.add_event_handler("session_start", lambda _: done("session"))
+    c.add_event_handler("failed_all_auth", lambda _: done("auth failed"))
+    c.add_event_handler("disconnected", lambda _: done("disconnected"))
+    c.connect(ARGS.host, ARGS.port)
+    result = await asyncio.wait_for(started, TIMEOUT)
+    if result != "session":
+        raise RuntimeError(result)
+    c.send_presence()
+    await c.get_roster()
+    return c
+
+
+async def until(predicate, what, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def bodies(client):
+    return [str(m["body"]) for m in client.received if m["body"]]
+
+
+async def scenario_login_starttls():
+    c = await login("alice")
+    secure = c.socket is not None and hasattr(c.socket, "version")
+    c.disconnect()
+    assert secure, "the session is not over TLS"
+    return "SCRAM login over STARTTLS"
+
+
+async def scenario_plaintext_refused():
+    try:
+        c = await login("alice", tls=False)
+    except (RuntimeError, asyncio.TimeoutError) as e:
+        return f"refused without TLS ({e or 'no session'})"
+    c.disconnect()
+    raise AssertionError("a session was opened without TLS")
+
+
+async def scenario_message():
+    a, b = await login("alice"), await login("bob")
+    a.send_message(mto=f"bob@{ARGS.domain}", mbody="hello bob", mtype="chat")
+    await until(lambda: "hello bob" in bodies(b), "the message")
+    a.disconnect(), b.disconnect()
+    return "alice → bob delivered"
+
+
+async def scenario_offline():
+    a = await login("alice")
+    a.send_message(mto=f"carol@{ARGS.domain}", mbody="while you were away", mtype="chat")
+    await asyncio.sleep(1)
+    a.disconnect()
+    c = await login("carol")
+    await until(lambda: "while you were away" in bodies(c), "the offline message")
+    c.disconnect()
+    return "stored and delivered at login"
+
+
+async def scenario_carbons():
+    a1 = await login("alice", "one", plugins=["xep_0280"])
+    a2 = await login("alice", "two", plugins=["xep_0280"])
+    await a1.plugin["xep_0280"].enable()
+    await a2.plugin["xep_0280"].enable()
+    b = await login("bob")
+    b.send_message(mto=f"alice@{ARGS.domain}/one", mbody="for one", mtype="chat")
+    await until(lambda: a2.carbons, "a carbon copy on the second resource")
+    for c in (a1, a2, b):
+        c.disconnect()
+    return "copy received by the second resource"
+
+
+async def scenario_groupchat():
+    room = f"team{int(time.time() * 1000) % 100000}@{ARGS.muc}"
+    a = await login("alice", plugins=["xep_0045"])
+    b = await login("bob", plugins=["xep_0045"])
+    await a.plugin["xep_0045"].join_muc_wait(room, "alice", timeout=TIMEOUT)
+    # A new room may be locked until configured (XEP-0045 §10.1): accept the default configuration.
+    try:
+        form = await a.plugin["xep_0045"].get_room_config(room)
+        await a.plugin["xep_0045"].set_room_config(room, form)
+    except Exception:  # noqa: BLE001 — the room was already unlocked
+        pass
+    await b.plugin["xep_0045"].join_muc_wait(room, "bob", timeout=TIMEOUT)
+    a.send_message(mto=room, mbody="hello room", mtype="groupchat")
+    await until(lambda: "hello room" in bodies(b), "the group message")
+    a.disconnect(), b.disconnect()
+    return f"joined {room}, message relayed"
+
+
+async def scenario_archive():
+    a = await login("alice", plugins=["xep_0313"])
+    b = await login("bob")
+    marker = f"archived {time.time()}"
+    b.send_message(mto=f"alice@{ARGS.domain}", mbody=marker, mtype="chat")
+    await until(lambda: marker in bodies(a), "the live message")
+    await asyncio.sleep(1)
+    found = []
+    async for msg in a.plugin["xep_0313"].iterate(with_jid=slixmpp.JID(f"bob@{ARGS.domain}"), total=50):
+        found.append(str(msg["mam_result"]["forwarded"]["stanza"]["body"]))
+    a.disconnect(), b.disconnect()
+    assert marker in found, f"archive has {found[-3:]}"
+    return f"MAM returned the message among {len(found)}"
+
+
+async def scenario_upload():
+    a = await login("alice", plugins=["xep_0363"])
+    data = b"helm-xmpp upload test\n"
+    slot = await a.plugin["xep_0363"].request_slot(
+        jid=slixmpp.JID(ARGS.upload), filename="test.txt", size=len(data), content_type="text/plain"
+    )
+    put = slot["http_upload_slot"]["put"]["url"]
+    get = slot["http_upload_slot"]["get"]["url"]
+    headers = {h["name"]: h["value"] for h in slot["http_upload_slot"]["put"]["headers"]}
+    headers["Content-Type"] = "text/plain"
+    req = urllib.request.Request(put, data=data, method="PUT", headers=headers)
+    with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
+        assert r.status in (200, 201), r.status
+    with urllib.request.urlopen(get, timeout=TIMEOUT) as r:
+        got = r.read()
+    a.disconnect()
+    assert got == data, got
+    return "slot, PUT, GET round trip"
+
+
+async def scenario_registration():
+    user = f"new{int(time.time() * 1000) % 1000000}"
+    c = Client(f"{ARGS.domain}", "", tls=True)
+    c.register_plugin("xep_0077")
+    c["xep_0077"].force_registration = False
+    outcome = asyncio.get_running_loop().create_future()
+
+    async def on_connect(_):
+        try:
+            resp = c.Iq(stype="set")
+            resp["to"] = ARGS.domain
+            resp["register"]["username"] = user
+            resp["register"]["password"] = ARGS.password
+            await resp.send(timeout=TIMEOUT)
+            outcome.set_result("registered")
+        except slixmpp.exceptions.IqError as e:
+            outcome.set_result(f"refused: {e.iq['error']['condition']}")
+        except Exception as e:  # noqa: BLE001
+            outcome.set_result(f"error: {e}")
+
+    # In-band registration happens before authentication, on the encrypted stream.
+    c.add_event_handler("register", on_connect)
+    c.add_event_handler("disconnected", lambda _: outcome.done() or outcome.set_result("disconnected"))
+    c.connect(ARGS.host, ARGS.port)
+    result = await asyncio.wait_for(outcome, TIMEOUT)
+    c.disconnect()
+    expected_open = ARGS.registration == "open"
+    if expected_open:
+        assert result == "registered", result
+    else:
+        assert result != "registered", "registration succeeded on a closed server"
+    return f"{ARGS.registration}: {result}"
+
+
+async def scenario_stream_resumption():
+    a = await login("alice", "sm", plugins=["xep_0198"])
+    await until(lambda: a.plugin["xep_0198"].sm_id, "stream management to be enabled")
+    sm_id = a.plugin["xep_0198"].sm_id
+    resumed = asyncio.get_running_loop().create_future()
+    a.add_event_handler("session_resumed", lambda _: resumed.done() or resumed.set_result(True))
+    # Drop the TCP connection without closing the stream, then reconnect: the session resumes.
+    a.transport.abort()
+    await asyncio.sleep(1)
+    a.connect(ARGS.host, ARGS.port)
+    await asyncio.wait_for(resumed, TIMEOUT)
+    a.disconnect()
+    return f"resumed {sm_id[:8]}…"
+
+
+SCENARIOS = {
+    "login-starttls": scenario_login_starttls,
+    "plaintext-refused": scenario_plaintext_refused,
+    "message": scenario_message,
+    "offline": scenario_offline,
+    "carbons": scenario_carbons,
+    "groupchat": scenario_groupchat,
+    "archive": scenario_archive,
+    "upload": scenario_upload,
+    "registration": scenario_registration,
+    "stream-resumption": scenario_stream_resumption,
+}
+
+
+async def main():
+    for name in ARGS.only.split(","):
+        try:
+            detail = await asyncio.wait_for(SCENARIOS[name](), TIMEOUT * 2)
+            print(json.dumps({"scenario": name, "ok": True, "detail": detail}), flush=True)
+        except Exception as e:  # noqa: BLE001 — every failure is reported, none stops the run
+            print(json.dumps({"scenario": name, "ok": False, "detail": f"{type(e).__name__}: {e}"}), flush=True)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--domain", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--muc")
+    p.add_argument("--upload")
+    p.add_argument("--registration", default="closed")
+    p.add_argument("--only", default=",".join(SCENARIOS))
+    ARGS = p.parse_args()
+    logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)
+    asyncio.run(main())
