@@ -83,7 +83,7 @@ async def scenario_plaintext_refused():
     try:
         c = await login("alice", tls=False)
     except (RuntimeError, asyncio.TimeoutError) as e:
-        return f"refused without TLS ({e or 'no session'})"
+        return "no session without TLS"
     c.disconnect()
     raise AssertionError("a session was opened without TLS")
 
@@ -121,7 +121,7 @@ async def scenario_carbons():
 
 
 async def scenario_groupchat():
-    room = f"team{int(time.time() * 1000) % 100000}@{ARGS.muc}"
+    room = f"team@{ARGS.muc}"
     a = await login("alice", plugins=["xep_0045"])
     b = await login("bob", plugins=["xep_0045"])
     await a.plugin["xep_0045"].join_muc_wait(room, "alice", timeout=TIMEOUT)
@@ -150,7 +150,7 @@ async def scenario_archive():
         found.append(str(msg["mam_result"]["forwarded"]["stanza"]["body"]))
     a.disconnect(), b.disconnect()
     assert marker in found, f"archive has {found[-3:]}"
-    return f"MAM returned the message among {len(found)}"
+    return "MAM returned the message"
 
 
 async def scenario_upload():
@@ -195,7 +195,7 @@ async def scenario_registration():
 
     # In-band registration happens before authentication, on the encrypted stream.
     c.add_event_handler("register", on_connect)
-    c.add_event_handler("disconnected", lambda _: outcome.done() or outcome.set_result("disconnected"))
+    c.add_event_handler("disconnected", lambda _: outcome.done() or outcome.set_result("not offered"))
     c.connect(ARGS.host, ARGS.port)
     result = await asyncio.wait_for(outcome, TIMEOUT)
     c.disconnect()
@@ -219,7 +219,8 @@ async def scenario_stream_resumption():
     a.connect(ARGS.host, ARGS.port)
     await asyncio.wait_for(resumed, TIMEOUT)
     a.disconnect()
-    return f"resumed {sm_id[:8]}…"
+    assert sm_id
+    return "resumed after the connection dropped"
 
 
 SCENARIOS = {
