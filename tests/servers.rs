@@ -543,12 +543,24 @@ fn client_run(server: &str, sql: bool, registration: &str, only: Option<&str>) -
             let o = run(node.ctl().args(["register", user, DOMAIN, PASSWORD]));
             assert!(o.status.success(), "register {user}: {}", text(&o.stdout));
         }
-        scenarios(client, registration, only)
+        let results = scenarios(client, registration, only);
+        stored_in_sql(db.as_ref(), "SELECT count(*) FROM archive", server);
+        results
     } else {
         let (_, prosody, prosodyctl) = prosodies().into_iter().find(|(v, _, _)| *v == version).unwrap();
         let users: Vec<(&str, &str, &str)> = USERS.iter().map(|u| (*u, DOMAIN, PASSWORD)).collect();
         let _server = Prosody::start_with_users(&prosody, &prosodyctl, &tmp.0, client, server, &users);
-        scenarios(client, registration, only)
+        let results = scenarios(client, registration, only);
+        stored_in_sql(db.as_ref(), "SELECT count(*) FROM prosodyarchive", server);
+        results
+    }
+}
+
+/// With SQL storage, the archived messages really are in PostgreSQL.
+fn stored_in_sql(db: Option<&Postgres>, count: &str, server: &str) {
+    if let Some(db) = db {
+        let rows: u64 = db.psql(&["-d", "xmpp", "-tAc", count]).trim().parse().unwrap_or(0);
+        assert!(rows > 0, "{server}: `{count}` found no rows: the archive is not in PostgreSQL");
     }
 }
 
