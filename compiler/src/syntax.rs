@@ -53,25 +53,7 @@ fn collect_items(p: Pair<Rule>, out: &mut Vec<crate::format::Node>) {
     for inner in p.into_inner() {
         match inner.as_rule() {
             Rule::settings => collect_items(inner, out),
-            Rule::admins
-            | Rule::certificate
-            | Rule::archive
-            | Rule::archive_default
-            | Rule::retention
-            | Rule::registration
-            | Rule::features
-            | Rule::profile
-            | Rule::groupchat
-            | Rule::upload
-            | Rule::pubsub
-            | Rule::contact
-            | Rule::max_sessions
-            | Rule::tls
-            | Rule::websocket
-            | Rule::bosh
-            | Rule::upload_path
-            | Rule::api
-            | Rule::setting => out.push(node(inner)),
+            rule if is_item(rule) => out.push(node(inner)),
             _ => {}
         }
     }
@@ -150,14 +132,9 @@ const STATEMENT_KEYWORDS: &[&str] = &[
     "prosody",
 ];
 
-/// The keyword a rule starts with: a `kw_` rule's own (a rule's Debug form is its name in the grammar),
-/// or a statement's or item's first keyword.
-fn keyword(rule: Rule) -> Option<String> {
-    let name = format!("{rule:?}");
-    if let Some(k) = name.strip_prefix("kw_") {
-        return Some(k.replace('_', "-"));
-    }
-    let starts_with_own_name = matches!(
+/// A top-level statement's rule.
+fn is_statement(rule: Rule) -> bool {
+    matches!(
         rule,
         Rule::targets
             | Rule::include
@@ -171,8 +148,19 @@ fn keyword(rule: Rule) -> Option<String> {
             | Rule::limits
             | Rule::turn
             | Rule::metrics
-            | Rule::admins
+            | Rule::raw
+    )
+}
+
+/// An item of a block: of a domain, a listener, an archive, or a settings block.
+fn is_item(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::admins
+            | Rule::certificate
             | Rule::archive
+            | Rule::archive_default
+            | Rule::retention
             | Rule::registration
             | Rule::features
             | Rule::profile
@@ -184,10 +172,24 @@ fn keyword(rule: Rule) -> Option<String> {
             | Rule::tls
             | Rule::websocket
             | Rule::bosh
+            | Rule::upload_path
             | Rule::api
-    );
+            | Rule::setting
+    )
+}
+
+/// The keyword a rule starts with: a `kw_` rule's own (a rule's Debug form is its name in the grammar),
+/// or a statement's or item's first keyword.
+fn keyword(rule: Rule) -> Option<String> {
+    let name = format!("{rule:?}");
+    if let Some(k) = name.strip_prefix("kw_") {
+        return Some(k.replace('_', "-"));
+    }
+    let starts_with_own_name = is_statement(rule) || is_item(rule);
     match rule {
         Rule::upload_path => Some("upload".into()),
+        Rule::archive_default => Some("default".into()),
+        Rule::setting | Rule::raw => None,
         _ if starts_with_own_name => Some(name.replace('_', "-")),
         _ => None,
     }
