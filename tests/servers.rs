@@ -478,6 +478,7 @@ domain "{DOMAIN}" {{
 }}
 listen client {client} on 127.0.0.1 {{ tls required }}
 listen http {http} on 127.0.0.1 {{
+  tls terminated
   websocket "/xmpp-websocket"
   bosh "/http-bind"
   upload "/upload"
@@ -498,13 +499,13 @@ secrets-dir "{d}"
 type Outcome = (String, bool, String);
 
 /// Runs tests/clients/scenarios.py (slixmpp) and returns the outcome of each scenario.
-fn scenarios(client: u16, registration: &str, only: Option<&str>) -> Vec<Outcome> {
+fn scenarios(client: u16, http: u16, registration: &str, only: Option<&str>) -> Vec<Outcome> {
     let python = tool("../venv/bin/python");
     let mut cmd = Command::new(python);
     cmd.arg(root().join("tests/clients/scenarios.py"))
         .args(["--port", &client.to_string(), "--domain", DOMAIN, "--password", PASSWORD])
         .args(["--muc", &format!("conference.{DOMAIN}"), "--upload", &format!("upload.{DOMAIN}")])
-        .args(["--registration", registration]);
+        .args(["--registration", registration, "--http", &http.to_string()]);
     if let Some(only) = only {
         cmd.args(["--only", only]);
     }
@@ -543,14 +544,14 @@ fn client_run(server: &str, sql: bool, registration: &str, only: Option<&str>) -
             let o = run(node.ctl().args(["register", user, DOMAIN, PASSWORD]));
             assert!(o.status.success(), "register {user}: {}", text(&o.stdout));
         }
-        let results = scenarios(client, registration, only);
+        let results = scenarios(client, http, registration, only);
         stored_in_sql(db.as_ref(), "SELECT count(*) FROM archive", server);
         results
     } else {
         let (_, prosody, prosodyctl) = prosodies().into_iter().find(|(v, _, _)| *v == version).unwrap();
         let users: Vec<(&str, &str, &str)> = USERS.iter().map(|u| (*u, DOMAIN, PASSWORD)).collect();
         let _server = Prosody::start_with_users(&prosody, &prosodyctl, &tmp.0, client, server, &users);
-        let results = scenarios(client, registration, only);
+        let results = scenarios(client, http, registration, only);
         stored_in_sql(db.as_ref(), "SELECT count(*) FROM prosodyarchive", server);
         results
     }

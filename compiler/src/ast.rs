@@ -224,6 +224,8 @@ pub enum TlsMode {
     Optional,
     /// TLS from the first byte (XEP-0368), as on port 5223.
     Direct,
+    /// TLS ends in front of an http listener (an Ingress or load balancer).
+    Terminated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

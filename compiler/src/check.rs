@@ -641,6 +641,7 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
     for item in &listen.items {
         let span = item.span;
         let (name, only_http) = match &item.value {
+            ListenItem::Tls(m) if m.value == ir::TlsMode::Terminated => ("tls terminated", true),
             ListenItem::Tls(_) => ("tls", false),
             ListenItem::Websocket(_) => ("websocket", true),
             ListenItem::Bosh(_) => ("bosh", true),
@@ -649,14 +650,16 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
         };
         if only_http != (kind == ListenerKind::Http) {
             let belongs = if only_http { "an `http` listener" } else { "a `client` or `federation` listener" };
+            let name = if name == "tls" && kind == ListenerKind::Http { "tls required|optional|direct" } else { name };
             sink.error(Code::MisplacedOption, span, format!("`{name}` belongs on {belongs}"));
             continue;
         }
-        if seen.insert(name, span).is_some() {
+        if seen.insert(if name.starts_with("tls") { "tls" } else { name }, span).is_some() {
             sink.error(Code::Duplicate, span, format!("`{name}` is given twice on this listener"));
             continue;
         }
         match &item.value {
+            ListenItem::Tls(m) if m.value == ir::TlsMode::Terminated => http.tls_terminated = true,
             ListenItem::Tls(m) => tls = m.value,
             ListenItem::Websocket(p) => http.websocket = check_path(p, sink),
             ListenItem::Bosh(p) => http.bosh = check_path(p, sink),

@@ -188,6 +188,8 @@ pub enum Service {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Http {
+    /// TLS ends in front of the listener, so its WebSocket and BOSH sessions count as encrypted.
+    pub tls_terminated: bool,
     pub websocket: Option<String>,
     pub bosh: Option<String>,
     pub upload: Option<String>,

@@ -486,6 +486,7 @@ impl Builder {
                     let value = match mode.as_rule() {
                         Rule::kw_required => TlsMode::Required,
                         Rule::kw_direct => TlsMode::Direct,
+                        Rule::kw_terminated => TlsMode::Terminated,
                         _ => TlsMode::Optional,
                     };
                     let value = ListenItem::Tls(self.spanned(&mode, value));

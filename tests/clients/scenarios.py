@@ -223,6 +223,90 @@ async def scenario_stream_resumption():
     return "resumed after the connection dropped"
 
 
+async def _framed_login(send, recv, restart):
+    """SASL PLAIN and resource binding over an HTTP transport; returns the bound JID."""
+    import base64
+    import re
+    features = await recv(lambda t: "mechanisms" in t)
+    assert "PLAIN" in features, f"no PLAIN mechanism offered: {features[:300]}"
+    cred = base64.b64encode(f"\0alice\0{ARGS.password}".encode()).decode()
+    reply = await send(f'<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">{cred}</auth>',
+                       lambda t: "success" in t or "failure" in t)
+    assert "success" in reply, f"authentication: {reply[:300]}"
+    await restart(lambda t: "bind" in t)
+    reply = await send('<iq type="set" id="bind1" xmlns="jabber:client"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind">'
+                       '<resource>http</resource></bind></iq>', lambda t: "<jid>" in t)
+    return re.search(r"<jid>([^<]+)</jid>", reply).group(1)
+
+
+async def scenario_websocket():
+    import aiohttp
+    url = f"ws://{ARGS.host}:{ARGS.http}{ARGS.websocket}"
+    open_ = f'<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="{ARGS.domain}" version="1.0"/>'
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, protocols=["xmpp"]) as ws:
+        seen = []
+
+        async def recv(pred):
+            while True:
+                msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    raise RuntimeError(f"websocket closed: {msg.type}")
+                seen.append(msg.data)
+                if pred(msg.data):
+                    return msg.data
+
+        async def send(data, pred):
+            await ws.send_str(data)
+            return await recv(pred)
+
+        async def restart(pred):
+            return await send(open_, pred)
+
+        await ws.send_str(open_)
+        jid = await _framed_login(send, recv, restart)
+    return f"bound {jid} over RFC 7395 WebSocket"
+
+
+async def scenario_bosh():
+    import aiohttp
+    url = f"http://{ARGS.host}:{ARGS.http}{ARGS.bosh}"
+    ns = 'xmlns="http://jabber.org/protocol/httpbind" xmlns:xmpp="urn:xmpp:xbosh"'
+    state = {"rid": 4000, "sid": None}
+    async with aiohttp.ClientSession() as http:
+
+        async def post(inner="", attrs=""):
+            state["rid"] += 1
+            sid = f' sid="{state["sid"]}"' if state["sid"] else ""
+            body = f'<body rid="{state["rid"]}"{sid} {ns} {attrs}>{inner}</body>'
+            async with http.post(url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}) as r:
+                assert r.status == 200, r.status
+                return await r.text()
+
+        async def until_reply(first, pred):
+            text = first
+            for _ in range(10):
+                if pred(text):
+                    return text
+                text = await post()
+            raise RuntimeError(f"no reply: {text[:300]}")
+
+        import re
+        created = await post(attrs=f'to="{ARGS.domain}" xml:lang="en" wait="10" hold="1" ver="1.6" xmpp:version="1.0"')
+        state["sid"] = re.search(r'sid=["\']([^"\']+)', created).group(1)
+
+        async def recv(pred):
+            return await until_reply(created, pred)
+
+        async def send(data, pred):
+            return await until_reply(await post(data), pred)
+
+        async def restart(pred):
+            return await until_reply(await post(attrs=f'to="{ARGS.domain}" xml:lang="en" xmpp:restart="true"'), pred)
+
+        jid = await _framed_login(send, recv, restart)
+    return f"bound {jid} over BOSH"
+
+
 SCENARIOS = {
     "login-starttls": scenario_login_starttls,
     "plaintext-refused": scenario_plaintext_refused,
@@ -234,6 +318,8 @@ SCENARIOS = {
     "upload": scenario_upload,
     "registration": scenario_registration,
     "stream-resumption": scenario_stream_resumption,
+    "websocket": scenario_websocket,
+    "bosh": scenario_bosh,
 }
 
 
@@ -255,6 +341,9 @@ if __name__ == "__main__":
     p.add_argument("--muc")
     p.add_argument("--upload")
     p.add_argument("--registration", default="closed")
+    p.add_argument("--http", type=int)
+    p.add_argument("--websocket", default="/xmpp-websocket")
+    p.add_argument("--bosh", default="/http-bind")
     p.add_argument("--only", default=",".join(SCENARIOS))
     ARGS = p.parse_args()
     logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)

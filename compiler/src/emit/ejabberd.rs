@@ -386,7 +386,8 @@ fn listener(l: &crate::ir::Listener, d: &Deployment) -> Value {
         Service::Client { tls } => {
             put(&mut m, "module", s("ejabberd_c2s"));
             match tls {
-                TlsMode::Required => put(&mut m, "starttls_required", Value::Bool(true)),
+                // `terminated` is only ever on the http listener (the checker sees to it).
+                TlsMode::Required | TlsMode::Terminated => put(&mut m, "starttls_required", Value::Bool(true)),
                 TlsMode::Optional => put(&mut m, "starttls", Value::Bool(true)),
                 TlsMode::Direct => put(&mut m, "tls", Value::Bool(true)),
             }

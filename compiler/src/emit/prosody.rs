@@ -64,6 +64,11 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         if !paths.is_empty() {
             w.set("", "http_paths", &Lua::Table(paths));
         }
+        if h.tls_terminated {
+            // TLS ends at the proxy in front: sessions over HTTP count as encrypted.
+            w.set("", "consider_websocket_secure", &Lua::Bool(true));
+            w.set("", "consider_bosh_secure", &Lua::Bool(true));
+        }
         if h.api.is_some() {
             w.comment("", "The admin REST API (`api`) has no Prosody equivalent; it is rendered for ejabberd only.");
         }
