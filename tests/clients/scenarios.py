@@ -74,9 +74,11 @@ def bodies(client):
 async def scenario_login_starttls():
     c = await login("alice")
     secure = c.socket is not None and hasattr(c.socket, "version")
+    mech = c.plugin["feature_mechanisms"].mech.name
     c.disconnect()
     assert secure, "the session is not over TLS"
-    return "SCRAM login over STARTTLS"
+    assert mech.startswith("SCRAM-"), f"logged in with {mech}"
+    return f"{mech.split('-PLUS')[0]} login over STARTTLS"
 
 
 async def scenario_plaintext_refused():
