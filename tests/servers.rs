@@ -670,3 +670,19 @@ fn hurl_suite_passes_on_ejabberd_23_01_and_24_12() {
         hurl(&[root().join("tests/hurl/outside/refused.hurl")], http, &format!("ejabberd {version}, outside"));
     }
 }
+
+/// A deliberately broken config (upload on, but no http listener serving it) is stopped by the
+/// compiler: nothing is written, so no server could be started with it.
+#[test]
+fn a_broken_config_never_reaches_a_server() {
+    let tmp = TempDir::new("hx-broken").unwrap();
+    let (client, http) = (free_port(), free_port());
+    let good = client_site(&tmp.0, "ejabberd >= 23.01, prosody >= 0.12", "closed", client, http, None);
+    let broken = fs::read_to_string(&good).unwrap().replace("  upload \"/upload\"\n", "");
+    fs::write(&good, broken).unwrap();
+    let out = tmp.0.join("out");
+    let o = run(bin().arg("compile").arg(&good).arg("-o").arg(&out));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("error[E017]: `upload` needs an http listener"), "{}", text(&o.stderr));
+    assert!(!out.join("ejabberd.yml").exists() && !out.join("prosody.cfg.lua").exists());
+}
