@@ -136,6 +136,25 @@ fn copy_includes(dir: &Path) {
     }
 }
 
+/// An example adapted to this machine in a folder of its own, with a database when it uses one.
+struct Prepared {
+    tmp: TempDir,
+    path: PathBuf,
+    client: u16,
+    domain: String,
+    db: Option<Postgres>,
+}
+
+fn prepare(name: &str, source: &str) -> Prepared {
+    let tmp = TempDir::new("hx-example").unwrap();
+    copy_includes(&tmp.0);
+    let db = needs_db(source).then(|| Postgres::start("xmpp", "xmpp", TEST_SECRETS[0].1));
+    let (dsl, client, domain) = adapt(source, &tmp.0, db.as_ref().map_or(5432, |d| d.port));
+    let path = tmp.0.join(format!("{name}.xmpp"));
+    fs::write(&path, dsl).unwrap();
+    Prepared { tmp, path, client, domain, db }
+}
+
 /// Every example whose targets allow a release makes that ejabberd start and accept clients.
 #[test]
 fn every_example_starts_ejabberd() {
@@ -145,12 +164,7 @@ fn every_example_starts_ejabberd() {
             if !allows(&source, "ejabberd", version) {
                 continue;
             }
-            let tmp = TempDir::new("hx-example-ej").unwrap();
-            copy_includes(&tmp.0);
-            let db = needs_db(&source).then(|| Postgres::start("xmpp", "xmpp", TEST_SECRETS[0].1));
-            let (dsl, client, domain) = adapt(&source, &tmp.0, db.as_ref().map_or(5432, |d| d.port));
-            let path = tmp.0.join(format!("{name}.xmpp"));
-            fs::write(&path, dsl).unwrap();
+            let Prepared { tmp, path, client, domain, db: _db } = prepare(&name, &source);
             let out = tmp.0.join("out");
             compile_into(&path, &out);
             fs::copy(out.join("ejabberd.yml"), tmp.0.join("ejabberd.yml")).unwrap();
@@ -176,12 +190,7 @@ fn every_example_checks_and_starts_prosody() {
             if !allows(&source, "prosody", version) {
                 continue;
             }
-            let tmp = TempDir::new("hx-example-pr").unwrap();
-            copy_includes(&tmp.0);
-            let db = needs_db(&source).then(|| Postgres::start("xmpp", "xmpp", TEST_SECRETS[0].1));
-            let (dsl, client, domain) = adapt(&source, &tmp.0, db.as_ref().map_or(5432, |d| d.port));
-            let path = tmp.0.join(format!("{name}.xmpp"));
-            fs::write(&path, dsl).unwrap();
+            let Prepared { tmp, path, client, domain, db: _db } = prepare(&name, &source);
             compile_into(&path, &tmp.0);
             let server = Prosody::start(&prosody, &prosodyctl, &tmp.0, client, &format!("{name} on prosody {version}"));
             let features = stream_features(client, &domain).unwrap();
