@@ -127,3 +127,68 @@ fn the_chart_refuses_to_render_without_a_compiled_config() {
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("compiled.ejabberd is empty"), "{}", text(&o.stderr));
 }
+
+/// Secrets the DSL references come from an existing Secret into the pod's environment; their values
+/// are never in the manifests, and the chart refuses to render without the Secret's name.
+#[test]
+fn secrets_come_from_a_secret_and_never_from_the_configmap() {
+    let fake = TempDir::new("hx-secret").unwrap();
+    let helm4 = tool("helm4");
+    let render = |extra: &[&str]| {
+        run(bin()
+            .env("HELM_BIN", &helm4)
+            .current_dir(root())
+            .args(["render", "charts/xmpp", "-f", "examples/production.xmpp"])
+            .args(extra))
+    };
+    let o = render(&[]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("the DSL reads secrets from TURN_SECRET, XMPP_DB_PASSWORD"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let o = render(&["--set", "secrets.existingSecret=xmpp-secrets"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let docs = documents(&text(&o.stdout));
+    let sts = docs.iter().find(|d| d["kind"] == "StatefulSet").unwrap();
+    let env = &sts["spec"]["template"]["spec"]["containers"][0]["env"];
+    let names: Vec<&str> = env.as_sequence().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["TURN_SECRET", "EJABBERD_MACRO_TURN_SECRET", "XMPP_DB_PASSWORD", "EJABBERD_MACRO_XMPP_DB_PASSWORD"]
+    );
+    assert!(env.as_sequence().unwrap().iter().all(|e| e["valueFrom"]["secretKeyRef"]["name"] == "xmpp-secrets"));
+    let cm = configmap_data(&text(&o.stdout));
+    let config = cm["ejabberd.yml"].as_str().unwrap();
+    assert!(config.contains("sql_password: XMPP_DB_PASSWORD"), "the config names the macro, not a value");
+    drop(fake);
+}
+
+/// The ConfigMap, and with it the pods' checksum annotation, change when the DSL does.
+#[test]
+fn a_changed_dsl_changes_the_configmap_and_the_checksum() {
+    let tmp = TempDir::new("hx-checksum").unwrap();
+    let helm4 = tool("helm4");
+    let render = |file: &std::path::Path| {
+        let o =
+            run(bin().env("HELM_BIN", &helm4).current_dir(root()).arg("render").arg("charts/xmpp").arg("-f").arg(file));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let docs = documents(&text(&o.stdout));
+        let sts = docs.iter().find(|d| d["kind"] == "StatefulSet").unwrap().clone();
+        let sum = sts["spec"]["template"]["metadata"]["annotations"]["checksum/config"].as_str().unwrap().to_string();
+        (configmap_data(&text(&o.stdout)), sum)
+    };
+    let a = tmp.0.join("a.xmpp");
+    fs::write(&a, "domain \"chat.example.com\" { }\nlisten client 5222\n").unwrap();
+    let b = tmp.0.join("b.xmpp");
+    fs::write(&b, "domain \"chat.example.com\" { groupchat \"conference\" }\nlisten client 5222\n").unwrap();
+    let (data_a, sum_a) = render(&a);
+    let (data_a2, sum_a2) = render(&a);
+    let (data_b, sum_b) = render(&b);
+    assert_eq!((&data_a, &sum_a), (&data_a2, &sum_a2), "the same DSL renders the same");
+    assert_ne!(data_a, data_b);
+    assert_ne!(sum_a, sum_b);
+    assert!(data_b["ejabberd.yml"].as_str().unwrap().contains("mod_muc"));
+}

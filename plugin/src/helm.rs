@@ -24,6 +24,9 @@ struct CompiledValues<'a> {
     ejabberd: &'a str,
     prosody: &'a str,
     ports: Vec<PortValue<'a>>,
+    /// Environment variables the configs read secrets from; the chart sets them from a Secret.
+    #[serde(rename = "secretEnv")]
+    secret_env: &'a [String],
 }
 
 #[derive(Debug, Serialize)]
@@ -40,6 +43,7 @@ pub fn values_yaml(c: &Compiled) -> Result<String> {
             ejabberd: file(xmpp_compiler::emit::ejabberd::FILE_NAME),
             prosody: file(xmpp_compiler::emit::prosody::FILE_NAME),
             ports: c.ports.iter().map(|(name, port)| PortValue { name, port: *port }).collect(),
+            secret_env: &c.secret_env,
         },
     };
     serde_yaml_ng::to_string(&values).map_err(|e| Error::new(format!("cannot write values: {e}")))
