@@ -192,3 +192,46 @@ fn a_changed_dsl_changes_the_configmap_and_the_checksum() {
     assert_ne!(sum_a, sum_b);
     assert!(data_b["ejabberd.yml"].as_str().unwrap().contains("mod_muc"));
 }
+
+/// The chart's schema refuses unknown and mistyped values with a message naming them.
+#[test]
+fn the_schema_refuses_bad_values() {
+    let helm4 = tool("helm4");
+    for (set, says) in [("bogus=1", "bogus"), ("server=openfire", "server"), ("replicaCount=0", "replicaCount")] {
+        let o = run(bin().env("HELM_BIN", &helm4).current_dir(root()).args([
+            "render",
+            "charts/xmpp",
+            "-f",
+            "examples/site.xmpp",
+            "--set",
+            set,
+        ]));
+        assert!(!o.status.success(), "{set} was accepted");
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("values don't meet the specifications of the schema") && err.contains(says),
+            "{set}: {err}"
+        );
+    }
+}
+
+/// `configmap` prints a ConfigMap holding exactly what `compile` writes.
+#[test]
+fn configmap_prints_the_compiled_files() {
+    let expected = compiled("examples/site.xmpp");
+    let o = run(bin().current_dir(root()).args([
+        "configmap",
+        "examples/site.xmpp",
+        "--name",
+        "chat",
+        "--namespace",
+        "xmpp",
+    ]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let doc = &documents(&text(&o.stdout))[0];
+    assert_eq!((doc["kind"].as_str(), doc["metadata"]["name"].as_str()), (Some("ConfigMap"), Some("chat")));
+    assert_eq!(doc["metadata"]["namespace"].as_str(), Some("xmpp"));
+    for file in ["ejabberd.yml", "prosody.cfg.lua"] {
+        assert_eq!(doc["data"][file].as_str(), Some(fs::read_to_string(expected.0.join(file)).unwrap().as_str()));
+    }
+}

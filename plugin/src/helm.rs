@@ -49,6 +49,27 @@ pub fn values_yaml(c: &Compiled) -> Result<String> {
     serde_yaml_ng::to_string(&values).map_err(|e| Error::new(format!("cannot write values: {e}")))
 }
 
+/// A ConfigMap holding the compiled files, for GitOps and kustomize users (`helm xmpp configmap`).
+pub fn configmap_yaml(c: &Compiled, name: &str, namespace: Option<&str>) -> Result<String> {
+    use serde_yaml_ng::{Mapping, Value};
+    let s = |v: &str| Value::String(v.to_string());
+    let mut metadata = Mapping::new();
+    metadata.insert(s("name"), s(name));
+    if let Some(ns) = namespace {
+        metadata.insert(s("namespace"), s(ns));
+    }
+    let mut labels = Mapping::new();
+    labels.insert(s("app.kubernetes.io/managed-by"), s("helm-xmpp"));
+    metadata.insert(s("labels"), Value::Mapping(labels));
+    let data: Mapping = c.files.iter().map(|(n, t)| (s(n), s(t))).collect();
+    let mut cm = Mapping::new();
+    cm.insert(s("apiVersion"), s("v1"));
+    cm.insert(s("kind"), s("ConfigMap"));
+    cm.insert(s("metadata"), Value::Mapping(metadata));
+    cm.insert(s("data"), Value::Mapping(data));
+    serde_yaml_ng::to_string(&Value::Mapping(cm)).map_err(|e| Error::new(format!("cannot write the ConfigMap: {e}")))
+}
+
 /// Splits the DSL file out of Helm's arguments.
 pub fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>)> {
     let mut dsl = None;

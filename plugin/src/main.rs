@@ -50,6 +50,18 @@ enum Cmd {
     },
     /// Print the longer explanation of a diagnostic code, e.g. `explain E014`.
     Explain { code: String },
+    /// Compile FILE and print a ConfigMap with the compiled files, for GitOps and kustomize.
+    Configmap {
+        file: PathBuf,
+        /// The ConfigMap's name.
+        #[arg(long, default_value = "xmpp-config")]
+        name: String,
+        /// The ConfigMap's namespace (left out when not given).
+        #[arg(long)]
+        namespace: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Compile, then `helm template` the chart with the results: render CHART -f site.xmpp [helm flags…].
     Render(HelmArgs),
     /// Compile, then `helm install` with the results: install NAME CHART -f site.xmpp [helm flags…].
@@ -159,6 +171,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for path in files::write_all(&out, &compiled.files)? {
                 println!("{}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Configmap { file, name, namespace, engine } => {
+            let (_, compiled) = compile(&file, &engine)?;
+            if compiled.has_errors() {
+                return Ok(ExitCode::FAILURE);
+            }
+            print!("{}", helm::configmap_yaml(&compiled, &name, namespace.as_deref())?);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Render(a) => with_helm("template", a),
