@@ -155,7 +155,7 @@ pub(crate) fn check(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
                 }
             }
             Statement::Raw { server, text } => {
-                let (line, _) = crate::diagnostic::line_col(&files_text(sink, text.span), text.span.start);
+                let (line, _) = crate::diagnostic::line_col(sink.source_text(text.span.file), text.span.start);
                 let origin = format!("{}:{line}", paths.get(text.span.file).map_or("?", String::as_str));
                 if server.value == Server::Ejabberd
                     && let Err(e) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&dedent(&text.value))
@@ -171,12 +171,8 @@ pub(crate) fn check(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
         sink.error(Code::NoDomain, span, "no `domain` is declared")
             .hint("try `domain \"chat.example.com\" { admins alice }`");
     }
-    cross_checks(&statements, &mut d, metrics_span, sink);
+    cross_checks(&statements, &d, metrics_span, sink);
     d
-}
-
-fn files_text(sink: &Sink, span: Span) -> String {
-    sink.source_text(span.file).to_string()
 }
 
 /// Removes the indentation common to all non-blank lines, and blank first and last lines.
@@ -765,6 +761,23 @@ impl<'a> Fields<'a> {
             .hint(format!("try `{key} {example}`"));
     }
 
+    /// The single value of `key` as a `T`, or a type error naming what it takes.
+    fn typed<T>(
+        &self,
+        key: &str,
+        wanted: &str,
+        example: &str,
+        sink: &mut Sink,
+        extract: impl Fn(&Value) -> Option<T>,
+    ) -> Option<T> {
+        let v = self.one(key, sink)?;
+        let got = extract(&v.value);
+        if got.is_none() {
+            self.mistyped(v, key, wanted, example, sink);
+        }
+        got
+    }
+
     fn string(&self, key: &str, sink: &mut Sink) -> Option<String> {
         let v = self.one(key, sink)?;
         match &v.value {
@@ -802,47 +815,31 @@ impl<'a> Fields<'a> {
     }
 
     fn switch(&self, key: &str, sink: &mut Sink) -> Option<bool> {
-        let v = self.one(key, sink)?;
-        match v.value {
+        self.typed(key, "`on` or `off`", "on", sink, |v| match *v {
             Value::Switch(b) => Some(b),
-            _ => {
-                self.mistyped(v, key, "`on` or `off`", "on", sink);
-                None
-            }
-        }
+            _ => None,
+        })
     }
 
     fn size(&self, key: &str, sink: &mut Sink) -> Option<u64> {
-        let v = self.one(key, sink)?;
-        match v.value {
+        self.typed(key, "a size", "50MB", sink, |v| match *v {
             Value::Size(n) if n > 0 => Some(n),
-            _ => {
-                self.mistyped(v, key, "a size", "50MB", sink);
-                None
-            }
-        }
+            _ => None,
+        })
     }
 
     fn rate(&self, key: &str, sink: &mut Sink) -> Option<u64> {
-        let v = self.one(key, sink)?;
-        match v.value {
+        self.typed(key, "a rate", "50KB/s", sink, |v| match *v {
             Value::Rate(n) if n > 0 => Some(n),
-            _ => {
-                self.mistyped(v, key, "a rate", "50KB/s", sink);
-                None
-            }
-        }
+            _ => None,
+        })
     }
 
     fn duration(&self, key: &str, sink: &mut Sink) -> Option<ir::Duration> {
-        let v = self.one(key, sink)?;
-        match v.value {
+        self.typed(key, "a duration", "30d", sink, |v| match *v {
             Value::Duration(d) if d.amount > 0 => Some(d),
-            _ => {
-                self.mistyped(v, key, "a duration", "30d", sink);
-                None
-            }
-        }
+            _ => None,
+        })
     }
 
     fn word(&self, key: &str, allowed: &[&str], sink: &mut Sink) -> Option<String> {
@@ -932,7 +929,7 @@ fn check_secret(s: &Secret, span: Span, d: &Deployment, sink: &mut Sink) -> bool
 }
 
 /// Checks that need the whole deployment: features a target cannot express, and what depends on what.
-fn cross_checks(statements: &[&Statement], d: &mut Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
+fn cross_checks(statements: &[&Statement], d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
     let http = d.http().map(|(_, h)| h.clone());
     for st in statements {
         match st {
@@ -974,15 +971,6 @@ fn cross_checks(statements: &[&Statement], d: &mut Deployment, metrics_span: Opt
                 "prosody allows metrics from one network only (openmetrics_allow_cidr)",
             )
             .hint("try one network, e.g. `allow 10.0.0.0/8`");
-        }
-        if let (Some(h), Some(m)) = (
-            d.listeners.iter_mut().find_map(|l| match &mut l.service {
-                ir::Service::Http(h) => Some(h),
-                _ => None,
-            }),
-            &d.metrics,
-        ) {
-            h.metrics = Some(m.path.clone());
         }
     }
     server_wide_on_ejabberd(statements, d, sink);

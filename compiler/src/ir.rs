@@ -194,7 +194,6 @@ pub struct Http {
     pub bosh: Option<String>,
     pub upload: Option<String>,
     pub api: Option<Api>,
-    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -330,29 +330,17 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<Value> {
         _ => {}
     }
     if let Some(t) = &d.turn {
-        let mut services = vec![map([
-            ("host", s(&t.host)),
-            ("port", Value::Number(t.port.into())),
-            ("type", s("stun")),
-            ("transport", s("udp")),
-            ("restricted", Value::Bool(false)),
-        ])];
-        services.push(map([
-            ("host", s(&t.host)),
-            ("port", Value::Number(t.port.into())),
-            ("type", s("turn")),
-            ("transport", s("udp")),
-            ("restricted", Value::Bool(true)),
-        ]));
-        if let Some(p) = t.tls_port {
-            services.push(map([
+        let service = |port: u16, kind: &str, transport: &str, restricted: bool| {
+            map([
                 ("host", s(&t.host)),
-                ("port", Value::Number(p.into())),
-                ("type", s("turns")),
-                ("transport", s("tcp")),
-                ("restricted", Value::Bool(true)),
-            ]));
-        }
+                ("port", Value::Number(port.into())),
+                ("type", s(kind)),
+                ("transport", s(transport)),
+                ("restricted", Value::Bool(restricted)),
+            ])
+        };
+        let mut services = vec![service(t.port, "stun", "udp", false), service(t.port, "turn", "udp", true)];
+        services.extend(t.tls_port.map(|p| service(p, "turns", "tcp", true)));
         m.add(facts::TURN.ejabberd, map([("secret", secret(&t.secret)), ("services", Value::Sequence(services))]));
     }
     if let Some((_, h)) = d.http() {

@@ -55,7 +55,7 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
             (facts::WEBSOCKET.prosody, &h.websocket),
             (facts::BOSH.prosody, &h.bosh),
             ("file_share", &h.upload),
-            ("openmetrics", &h.metrics),
+            ("openmetrics", &d.metrics.as_ref().map(|m| m.path.clone())),
         ] {
             if let Some(p) = path {
                 paths.push((module.to_string(), Lua::str(p)));
@@ -203,7 +203,7 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<()> {
         if h.bosh.is_some() {
             m.add(facts::BOSH.prosody, ());
         }
-        if h.metrics.is_some() {
+        if d.metrics.is_some() {
             m.add(facts::PROSODY_METRICS, ());
         }
     }
