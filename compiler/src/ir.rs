@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 pub use crate::ast::{ArchivePolicy, Duration, LogLevel, Secret, SqlKind, TimeUnit, TlsMode};
-use crate::facts::{Feature, Version};
+use crate::facts::{self, Feature, Version};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
@@ -223,6 +223,26 @@ impl Deployment {
             Service::Http(h) => Some((l, h)),
             _ => None,
         })
+    }
+
+    /// The file ejabberd < 24.12 includes for the macros that hold secret values (it cannot read the
+    /// environment); the host writes it from the secrets. `None` when no ejabberd target needs one.
+    pub fn macros_file(&self) -> Option<String> {
+        let old = self.ejabberd.is_some_and(|v| v < facts::EJABBERD_ENV_MACROS);
+        let env = self.secrets().iter().any(|s| matches!(s, Secret::Env(_)));
+        (old && env).then(|| format!("{}/{}", self.secrets_dir, facts::EJABBERD_SECRETS_FILE))
+    }
+
+    /// The paths an HTTP listener serves, as `(kind, path)`: what an Ingress routes to it.
+    pub fn routes(&self, http: &Http) -> Vec<(&'static str, String)> {
+        let mut routes = Vec::new();
+        let mut add = |kind, path: &Option<String>| routes.extend(path.clone().map(|p| (kind, p)));
+        add("websocket", &http.websocket);
+        add("bosh", &http.bosh);
+        add("upload", &http.upload);
+        add("api", &http.api.as_ref().map(|a| a.path.clone()));
+        add("metrics", &self.metrics.as_ref().map(|m| m.path.clone()));
+        routes
     }
 
     /// Every secret the configs reference, each once, in a fixed order.

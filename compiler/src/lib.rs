@@ -41,6 +41,15 @@ pub struct OutFile {
 pub struct Port {
     pub name: String,
     pub port: u16,
+    /// What an HTTP listener serves where: `websocket`, `bosh`, `upload`, `api`, `metrics`.
+    pub routes: Vec<Route>,
+}
+
+/// A path an HTTP listener serves, and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub kind: String,
+    pub path: String,
 }
 
 /// What a compile gives: files only when there is no error, and every diagnostic sorted by place.
@@ -50,6 +59,10 @@ pub struct Output {
     pub ports: Vec<Port>,
     /// Environment variables the configs read secrets from (the chart sets them from Secrets).
     pub secret_env: Vec<String>,
+    /// The file ejabberd < 24.12 reads secret macros from, which the host writes (`define_macro`).
+    pub macros_file: Option<String>,
+    /// The XMPP domains served.
+    pub domains: Vec<String>,
     /// Included files (resolved paths) that were not among the sources: the host reads them and compiles again.
     pub needs: Vec<String>,
     pub diagnostics: Vec<Diagnostic>,
@@ -86,7 +99,20 @@ pub fn compile(sources: &[Source]) -> Output {
                 .files
                 .push(OutFile { name: emit::prosody::FILE_NAME.into(), text: emit::prosody::emit(&d, &header) });
         }
-        output.ports = d.listeners.iter().map(|l| Port { name: l.service.name().into(), port: l.port }).collect();
+        output.ports = d
+            .listeners
+            .iter()
+            .map(|l| {
+                let routes = match &l.service {
+                    ir::Service::Http(h) => d.routes(h),
+                    _ => Vec::new(),
+                };
+                let routes = routes.into_iter().map(|(kind, path)| Route { kind: kind.into(), path }).collect();
+                Port { name: l.service.name().into(), port: l.port, routes }
+            })
+            .collect();
+        output.macros_file = d.macros_file();
+        output.domains = d.domains.iter().map(|dom| dom.name.clone()).collect();
         output.secret_env = d
             .secrets()
             .into_iter()

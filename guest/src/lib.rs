@@ -13,8 +13,10 @@ impl Guest for Component {
         let out = c::compile(&sources);
         Output {
             files: out.files.into_iter().map(|f| OutFile { name: f.name, text: f.text }).collect(),
-            ports: out.ports.into_iter().map(|p| Port { name: p.name, port: p.port }).collect(),
+            ports: out.ports.into_iter().map(port).collect(),
             secret_env: out.secret_env,
+            macros_file: out.macros_file,
+            domains: out.domains,
             needs: out.needs,
             diagnostics: out.diagnostics.into_iter().map(diagnostic).collect(),
         }
@@ -23,6 +25,11 @@ impl Guest for Component {
     fn format(text: String) -> Result<String, Vec<Diagnostic>> {
         c::format::format(&text).map_err(|ds| ds.into_iter().map(diagnostic).collect())
     }
+}
+
+fn port(p: c::Port) -> Port {
+    let routes = p.routes.into_iter().map(|r| Route { kind: r.kind, path: r.path }).collect();
+    Port { name: p.name, port: p.port, routes }
 }
 
 fn diagnostic(d: c::Diagnostic) -> Diagnostic {

@@ -64,10 +64,12 @@ pub struct Diagnostic {
 pub struct Compiled {
     /// `(file name, text)`, empty when there is an error.
     pub files: Vec<(String, String)>,
-    /// `(listener name, port)`.
-    pub ports: Vec<(String, u16)>,
+    pub ports: Vec<xmpp_compiler::Port>,
     /// Environment variables the configs read secrets from.
     pub secret_env: Vec<String>,
+    /// The file ejabberd < 24.12 reads secret macros from.
+    pub macros_file: Option<String>,
+    pub domains: Vec<String>,
     /// Included files missing from the sources.
     pub needs: Vec<String>,
     pub diagnostics: Vec<Diagnostic>,
@@ -135,14 +137,21 @@ fn from_native(d: xmpp_compiler::Diagnostic) -> Diagnostic {
     }
 }
 
+fn port(p: bindings::Port) -> xmpp_compiler::Port {
+    let routes = p.routes.into_iter().map(|r| xmpp_compiler::Route { kind: r.kind, path: r.path }).collect();
+    xmpp_compiler::Port { name: p.name, port: p.port, routes }
+}
+
 fn native(sources: &[(String, String)]) -> Compiled {
     let sources: Vec<xmpp_compiler::Source> =
         sources.iter().map(|(p, t)| xmpp_compiler::Source { path: p.clone(), text: t.clone() }).collect();
     let out = xmpp_compiler::compile(&sources);
     Compiled {
         files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
-        ports: out.ports.into_iter().map(|p| (p.name, p.port)).collect(),
+        ports: out.ports,
         secret_env: out.secret_env,
+        macros_file: out.macros_file,
+        domains: out.domains,
         needs: out.needs,
         diagnostics: out.diagnostics.into_iter().map(from_native).collect(),
     }
@@ -216,8 +225,10 @@ impl Sandbox {
         let out = instance.call_compile(&mut store, &input).map_err(|e| trap(&store, e))?;
         Ok(Compiled {
             files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
-            ports: out.ports.into_iter().map(|p| (p.name, p.port)).collect(),
+            ports: out.ports.into_iter().map(port).collect(),
             secret_env: out.secret_env,
+            macros_file: out.macros_file,
+            domains: out.domains,
             needs: out.needs,
             diagnostics: out.diagnostics.into_iter().map(from_guest).collect(),
         })

@@ -27,12 +27,23 @@ struct CompiledValues<'a> {
     /// Environment variables the configs read secrets from; the chart sets them from a Secret.
     #[serde(rename = "secretEnv")]
     secret_env: &'a [String],
+    /// Where ejabberd < 24.12 reads the secret macros from; the chart writes it in an init container.
+    #[serde(rename = "macrosFile")]
+    macros_file: &'a str,
+    domains: &'a [String],
 }
 
 #[derive(Debug, Serialize)]
 struct PortValue<'a> {
     name: &'a str,
     port: u16,
+    routes: Vec<RouteValue<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct RouteValue<'a> {
+    kind: &'a str,
+    path: &'a str,
 }
 
 /// The chart values for a successful compile, as YAML.
@@ -42,8 +53,18 @@ pub fn values_yaml(c: &Compiled) -> Result<String> {
         compiled: CompiledValues {
             ejabberd: file(xmpp_compiler::emit::ejabberd::FILE_NAME),
             prosody: file(xmpp_compiler::emit::prosody::FILE_NAME),
-            ports: c.ports.iter().map(|(name, port)| PortValue { name, port: *port }).collect(),
+            ports: c
+                .ports
+                .iter()
+                .map(|p| PortValue {
+                    name: &p.name,
+                    port: p.port,
+                    routes: p.routes.iter().map(|r| RouteValue { kind: &r.kind, path: &r.path }).collect(),
+                })
+                .collect(),
             secret_env: &c.secret_env,
+            macros_file: c.macros_file.as_deref().unwrap_or_default(),
+            domains: &c.domains,
         },
     };
     serde_yaml_ng::to_string(&values).map_err(|e| Error::new(format!("cannot write values: {e}")))

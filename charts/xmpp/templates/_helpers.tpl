@@ -15,19 +15,37 @@ xmpp.selectorLabels: the labels that select the server's pods.
 Usage: {{ include "xmpp.selectorLabels" . | nindent 6 }}
 */}}
 {{- define "xmpp.selectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+{{ include "xmpp.partLabels" (list . "server") }}
 {{- end -}}
 
 {{/*
-xmpp.labels: the labels on every resource.
+xmpp.partLabels: the labels that select one part of the release: server, postgresql, coturn.
+Usage: {{ include "xmpp.partLabels" (list . "postgresql") | nindent 6 }}
+*/}}
+{{- define "xmpp.partLabels" -}}
+app.kubernetes.io/name: {{ (index . 0).Chart.Name }}
+app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{/*
+xmpp.labels: the labels on every resource of the server.
 Usage: {{ include "xmpp.labels" . | nindent 4 }}
 */}}
 {{- define "xmpp.labels" -}}
-{{ include "xmpp.selectorLabels" . }}
-app.kubernetes.io/component: {{ .Values.server }}
+{{ include "xmpp.partLabels" (list . "server") }}
+{{ include "xmpp.commonLabels" . }}
+{{- end -}}
+
+{{/*
+xmpp.commonLabels: the labels every resource of the release carries besides its part's.
+Usage: {{ include "xmpp.commonLabels" . | nindent 4 }}
+*/}}
+{{- define "xmpp.commonLabels" -}}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ (get .Values.image .Values.server).tag | quote }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+helm-xmpp.io/server: {{ .Values.server }}
 {{- end -}}
 
 {{/*
@@ -58,4 +76,105 @@ Usage: {{ include "xmpp.configPath" . }}
 */}}
 {{- define "xmpp.configPath" -}}
 {{- if eq .Values.server "ejabberd" -}}/opt/ejabberd/conf/ejabberd.yml{{- else -}}/etc/prosody/prosody.cfg.lua{{- end -}}
+{{- end -}}
+
+{{/*
+xmpp.serviceAccountName: the pods' ServiceAccount.
+Usage: {{ include "xmpp.serviceAccountName" . }}
+*/}}
+{{- define "xmpp.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}{{ default (include "xmpp.fullname" .) .Values.serviceAccount.name }}
+{{- else -}}{{ default "default" .Values.serviceAccount.name }}{{- end -}}
+{{- end -}}
+
+{{/*
+xmpp.tlsSecret: the Secret with the server's certificate: an existing one, cert-manager's, or empty.
+Usage: {{ include "xmpp.tlsSecret" . }}
+*/}}
+{{- define "xmpp.tlsSecret" -}}
+{{- if .Values.tls.existingSecret -}}{{ .Values.tls.existingSecret }}
+{{- else if .Values.tls.certManager.enabled -}}{{ include "xmpp.fullname" . }}-tls{{- end -}}
+{{- end -}}
+
+{{/*
+xmpp.cookieSecret: the Secret with the Erlang cookie.
+Usage: {{ include "xmpp.cookieSecret" . }}
+*/}}
+{{- define "xmpp.cookieSecret" -}}
+{{- default (printf "%s-erlang-cookie" (include "xmpp.fullname" .)) .Values.cluster.cookieSecret -}}
+{{- end -}}
+
+{{/*
+xmpp.http: the DSL's HTTP listener as JSON (`{}` when there is none).
+Usage: {{ $http := include "xmpp.http" . | fromJson }}
+*/}}
+{{- define "xmpp.http" -}}
+{{- $http := dict -}}
+{{- range .Values.compiled.ports }}{{ if and (eq .name "http") (not $http) }}{{ $http = . }}{{ end }}{{ end -}}
+{{- toJson $http -}}
+{{- end -}}
+
+{{/*
+xmpp.route: the path the HTTP listener serves for a kind of route, or empty.
+Usage: {{ include "xmpp.route" (list . "metrics") }}
+*/}}
+{{- define "xmpp.route" -}}
+{{- $http := include "xmpp.http" (index . 0) | fromJson -}}
+{{- range ($http.routes | default list) }}{{ if eq .kind (index $ 1) }}{{ .path }}{{ end }}{{ end -}}
+{{- end -}}
+
+{{/*
+xmpp.probePort: the port the probes knock on: the first STARTTLS client port, else the first port.
+Usage: {{ include "xmpp.probePort" . }}
+*/}}
+{{- define "xmpp.probePort" -}}
+{{- $name := "" -}}
+{{- range .Values.compiled.ports }}{{ if and (eq .name "client") (not $name) }}{{ $name = .name }}{{ end }}{{ end -}}
+{{- if not $name }}{{ $name = (first .Values.compiled.ports).name }}{{ end -}}
+{{- $name -}}
+{{- end -}}
+
+{{/*
+xmpp.domain: the DSL's first domain.
+Usage: {{ include "xmpp.domain" . }}
+*/}}
+{{- define "xmpp.domain" -}}
+{{- first (.Values.compiled.domains | default (list "localhost")) -}}
+{{- end -}}
+
+{{/*
+xmpp.restricted: a container security context that passes the `restricted` Pod Security level.
+Usage: {{ include "xmpp.restricted" . | nindent 12 }}
+*/}}
+{{- define "xmpp.restricted" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/*
+xmpp.secretEnv: the environment variables the DSL reads secrets from, each from secrets.existingSecret;
+with "macros", also as EJABBERD_MACRO_<NAME> (ejabberd >= 24.12 reads macros from the environment).
+Usage: {{ include "xmpp.secretEnv" (dict "root" . "macros" true) | nindent 12 }}
+*/}}
+{{- define "xmpp.secretEnv" -}}
+{{- $secret := .root.Values.secrets.existingSecret -}}
+{{- range .root.Values.compiled.secretEnv }}
+- name: {{ . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ . }}
+{{- if $.macros }}
+- name: EJABBERD_MACRO_{{ . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ . }}
+{{- end }}
+{{- end }}
 {{- end -}}

@@ -22,10 +22,8 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     if !certfiles.is_empty() {
         put(&mut top, "certfiles", strings(dedup(certfiles)));
     }
-    let env_secrets = d.secrets().iter().any(|x| matches!(x, Secret::Env(_)));
-    if env_secrets && version < facts::EJABBERD_ENV_MACROS {
+    if let Some(file) = d.macros_file() {
         // ejabberd < 24.12 cannot read the environment: the chart writes the values as `define_macro` here.
-        let file = format!("{}/{}", d.secrets_dir, facts::EJABBERD_SECRETS_FILE);
         put(&mut top, "include_config_file", strings([file.as_str()]));
     }
 
