@@ -179,11 +179,14 @@ pub fn resolve_include(from: &str, target: &str) -> Result<String, String> {
 
 /// The sha256 of every source's path and text, in order, as lower-case hex.
 fn digest(sources: &[Source]) -> String {
+    sha256_hex(sources.iter().flat_map(|s| [s.path.as_str(), s.text.as_str()]))
+}
+
+/// The sha256 of the parts, each ended by a NUL byte, as lower-case hex.
+pub fn sha256_hex<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     let mut h = Sha256::new();
-    for s in sources {
-        h.update(s.path.as_bytes());
-        h.update([0]);
-        h.update(s.text.as_bytes());
+    for part in parts {
+        h.update(part.as_bytes());
         h.update([0]);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()

@@ -88,7 +88,86 @@ pub fn configmap_yaml(c: &Compiled, name: &str, namespace: Option<&str>) -> Resu
     cm.insert(s("kind"), s("ConfigMap"));
     cm.insert(s("metadata"), Value::Mapping(metadata));
     cm.insert(s("data"), Value::Mapping(data));
-    serde_yaml_ng::to_string(&Value::Mapping(cm)).map_err(|e| Error::new(format!("cannot write the ConfigMap: {e}")))
+    to_yaml(&Value::Mapping(cm))
+}
+
+/// The post-renderer: injects the compiled files into a stream of rendered manifests.
+///
+/// A ConfigMap named `name` in the stream gets the files in its `data` (other keys kept); when there is
+/// none, one is appended. Every workload whose pod template mounts that ConfigMap gets a
+/// `checksum/helm-xmpp` annotation, so its pods roll when the config changes. Documents that need no
+/// change are passed through byte for byte.
+pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
+    use serde_yaml_ng::Value;
+    let checksum = xmpp_compiler::sha256_hex(c.files.iter().flat_map(|(n, t)| [n.as_str(), t.as_str()]));
+    let mut out = String::new();
+    let mut injected = false;
+    for doc in split_documents(manifests) {
+        let parsed: Option<Value> = serde_yaml_ng::from_str(doc).ok();
+        let changed = match parsed {
+            Some(mut v) if is_configmap(&v, name) => {
+                injected = true;
+                if !v["data"].is_mapping() {
+                    v["data"] = Value::Mapping(Default::default());
+                }
+                for (file, text) in &c.files {
+                    v["data"][file.as_str()] = Value::String(text.clone());
+                }
+                Some(v)
+            }
+            Some(mut v) if mounts_configmap(&v, name) => {
+                let template = &mut v["spec"]["template"]["metadata"];
+                if !template["annotations"].is_mapping() {
+                    template["annotations"] = Value::Mapping(Default::default());
+                }
+                template["annotations"]["checksum/helm-xmpp"] = Value::String(checksum.clone());
+                Some(v)
+            }
+            _ => None,
+        };
+        out.push_str("---\n");
+        match changed {
+            Some(v) => out.push_str(&to_yaml(&v)?),
+            None => out.push_str(doc.trim_start_matches('\n')),
+        }
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    if !injected {
+        out.push_str("---\n");
+        out.push_str(&configmap_yaml(c, name, None)?);
+    }
+    Ok(out)
+}
+
+/// The documents of a YAML stream, split at `---` lines, without the separators; empty ones dropped.
+fn split_documents(stream: &str) -> Vec<&str> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in stream.split_inclusive('\n') {
+        if line.trim_end() == "---" || line.starts_with("--- ") {
+            docs.push(&stream[start..offset]);
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    docs.push(&stream[start..]);
+    docs.into_iter().filter(|d| d.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))).collect()
+}
+
+fn is_configmap(v: &serde_yaml_ng::Value, name: &str) -> bool {
+    v["kind"] == "ConfigMap" && v["metadata"]["name"] == name
+}
+
+fn mounts_configmap(v: &serde_yaml_ng::Value, name: &str) -> bool {
+    let volumes = v["spec"]["template"]["spec"]["volumes"].as_sequence();
+    volumes.is_some_and(|vs| vs.iter().any(|vol| vol["configMap"]["name"] == name))
+}
+
+fn to_yaml(v: &serde_yaml_ng::Value) -> Result<String> {
+    serde_yaml_ng::to_string(v).map_err(|e| Error::new(format!("cannot write a manifest: {e}")))
 }
 
 /// Splits the DSL file out of Helm's arguments.

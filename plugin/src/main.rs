@@ -68,6 +68,20 @@ enum Cmd {
     Install(HelmArgs),
     /// Compile, then `helm upgrade` with the results: upgrade NAME CHART -f site.xmpp [helm flags…].
     Upgrade(HelmArgs),
+    /// Compile, then `helm lint` the chart with the results: lint CHART -f site.xmpp [helm flags…].
+    Lint(HelmArgs),
+    /// A Helm post-renderer: reads manifests on standard input and injects the compiled files as a
+    /// ConfigMap (into the one named `--name` when the chart has it), for charts that are not ours.
+    Postrender {
+        /// The root DSL file.
+        #[arg(long, short = 'f')]
+        dsl: PathBuf,
+        /// The ConfigMap to fill (or to add when the chart has none of that name).
+        #[arg(long, default_value = "xmpp-config")]
+        name: String,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -184,6 +198,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Render(a) => with_helm("template", a),
         Cmd::Install(a) => with_helm("install", a),
         Cmd::Upgrade(a) => with_helm("upgrade", a),
+        Cmd::Lint(a) => with_helm("lint", a),
+        Cmd::Postrender { dsl, name, engine } => {
+            let (_, compiled) = compile(&dsl, &engine)?;
+            if compiled.has_errors() {
+                return Ok(ExitCode::FAILURE);
+            }
+            let mut manifests = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut manifests)
+                .map_err(|e| Error::new(format!("cannot read the manifests on standard input: {e}")))?;
+            print!("{}", helm::postrender(&manifests, &compiled, &name)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -1,0 +1,462 @@
+//! The chart, rendered by the real Helm 3 and Helm 4 through `helm xmpp`: every values file lints
+//! and renders, the manifests validate against Kubernetes' schemas, the pods are restricted, each
+//! optional part comes and goes with its value, and the post-renderer feeds charts that are not ours.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs;
+use std::process::Output;
+
+use common::*;
+use serde::Deserialize as _;
+use serde_yaml_ng::Value;
+
+const HELMS: [&str; 2] = ["helm3", "helm4"];
+const EXAMPLES: [&str; 4] = ["minimal", "site", "team", "production"];
+/// Each values file, and the layering the GKE one is written for.
+const VALUES: [&[&str]; 4] = [
+    &[],
+    &["charts/xmpp/values-dev.yaml"],
+    &["charts/xmpp/values-prod.yaml"],
+    &["charts/xmpp/values-prod.yaml", "charts/xmpp/values-gke.yaml"],
+];
+
+/// `helm-xmpp SUBCOMMAND ARGS…` with the given Helm, from the repository root.
+fn helm_xmpp(helm: &str, args: &[&str]) -> Output {
+    run(bin().env("HELM_BIN", tool(helm)).current_dir(root()).args(args))
+}
+
+/// Renders the chart with a DSL file and extra arguments; panics with Helm's message on failure.
+fn render(helm: &str, dsl: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["render", "charts/xmpp", "-f", dsl, "--set", "secrets.existingSecret=xmpp-secrets"];
+    args.extend_from_slice(extra);
+    let o = helm_xmpp(helm, &args);
+    assert!(o.status.success(), "{helm} render {args:?}: {}", text(&o.stderr));
+    documents(&text(&o.stdout))
+}
+
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_yaml_ng::Deserializer::from_str(yaml)
+        .map(|d| Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, suffix: &str) -> Option<&'a Value> {
+    docs.iter().find(|d| d["kind"] == kind && d["metadata"]["name"].as_str().unwrap_or("").ends_with(suffix))
+}
+
+fn kinds(docs: &[Value]) -> Vec<String> {
+    docs.iter()
+        .map(|d| format!("{}/{}", d["kind"].as_str().unwrap(), d["metadata"]["name"].as_str().unwrap()))
+        .collect()
+}
+
+/// The pod specs in the manifests: workloads' templates and bare pods (the test hook).
+fn pod_specs(docs: &[Value]) -> Vec<(String, &Value)> {
+    docs.iter()
+        .filter_map(|d| {
+            let name = format!("{}/{}", d["kind"].as_str()?, d["metadata"]["name"].as_str()?);
+            match d["kind"].as_str()? {
+                "Pod" => Some((name, &d["spec"])),
+                "StatefulSet" | "Deployment" => Some((name, &d["spec"]["template"]["spec"])),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_values_file_lints_renders_and_validates_on_helm_3_and_4() {
+    let out = TempDir::new("hx-chart-validate").unwrap();
+    let mut rendered = Vec::new();
+    for helm in HELMS {
+        for (i, values) in VALUES.iter().enumerate() {
+            for example in EXAMPLES {
+                if values.contains(&"charts/xmpp/values-prod.yaml") && example == "minimal" {
+                    continue; // the production values put an Ingress in front of the HTTP listener minimal lacks
+                }
+                let dsl = format!("examples/{example}.xmpp");
+                let mut args = vec!["lint", "charts/xmpp", "--strict", "-f", &dsl];
+                for v in *values {
+                    args.extend(["-f", v]);
+                }
+                args.extend(["--set", "secrets.existingSecret=xmpp-secrets"]);
+                let o = helm_xmpp(helm, &args);
+                assert!(o.status.success(), "{helm} {args:?}:\n{}{}", text(&o.stdout), text(&o.stderr));
+
+                args[0] = "render";
+                args.remove(2); // --strict is lint's
+                let o = helm_xmpp(helm, &args);
+                assert!(o.status.success(), "{helm} {args:?}: {}", text(&o.stderr));
+                let file = out.0.join(format!("{helm}-{i}-{example}.yaml"));
+                fs::write(&file, &o.stdout).unwrap();
+                rendered.push(file);
+            }
+        }
+    }
+    validate(&rendered);
+}
+
+/// Validates manifests against the Kubernetes 1.37 schemas (kubernetes-validate, offline, strict:
+/// unknown fields are errors). Custom resources (Certificate, ServiceMonitor) have no schema there.
+fn validate(files: &[std::path::PathBuf]) {
+    let validator = venv_tool("kubernetes-validate");
+    let o = run(std::process::Command::new(&validator).args(["--strict", "--quiet", "-k", "1.37.0"]).args(files));
+    let report = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    let problems: Vec<&str> = report.lines().filter(|l| !l.contains("Couldn't find schema for kind")).collect();
+    assert!(o.status.success() && problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn venv_tool(name: &str) -> std::path::PathBuf {
+    let helm = tool("helm4");
+    let venv = helm.parent().unwrap().parent().unwrap().join("venv/bin").join(name);
+    assert!(venv.exists(), "{} is missing: run tests/setup", venv.display());
+    venv
+}
+
+/// The validator really rejects a broken manifest: the check above can fail.
+#[test]
+fn the_validator_rejects_a_mistyped_manifest() {
+    let dir = TempDir::new("hx-bad-manifest").unwrap();
+    let file = dir.0.join("bad.yaml");
+    fs::write(
+        &file,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{port: \"many\"}], bogus: 1}\n",
+    )
+    .unwrap();
+    let o = run(std::process::Command::new(venv_tool("kubernetes-validate")).args(["--strict", "--quiet"]).arg(&file));
+    assert!(!o.status.success(), "{}", text(&o.stdout));
+}
+
+#[test]
+fn every_example_reaches_the_configmap_byte_for_byte() {
+    for helm in HELMS {
+        for example in EXAMPLES {
+            let dsl = format!("examples/{example}.xmpp");
+            let out = TempDir::new("hx-compiled").unwrap();
+            let o = run(bin().current_dir(root()).arg("compile").arg(&dsl).arg("-o").arg(&out.0));
+            assert!(o.status.success(), "{}", text(&o.stderr));
+            for (server, file) in [("ejabberd", "ejabberd.yml"), ("prosody", "prosody.cfg.lua")] {
+                let docs = render(helm, &dsl, &["--set", &format!("server={server}")]);
+                let cm = find(&docs, "ConfigMap", "-config").unwrap();
+                let want = fs::read_to_string(out.0.join(file)).unwrap();
+                assert_eq!(cm["data"][file].as_str(), Some(want.as_str()), "{helm} {example} {file}");
+            }
+        }
+    }
+}
+
+/// Every pod of every part passes the `restricted` Pod Security level, with a read-only root.
+#[test]
+fn every_pod_is_restricted() {
+    let everything = [
+        "--set",
+        "postgresql.enabled=true",
+        "--set",
+        "coturn.enabled=true",
+        "--set",
+        "replicaCount=2",
+        "--set",
+        "tests.enabled=true",
+    ];
+    for server in ["ejabberd", "prosody"] {
+        let replicas = if server == "prosody" { "replicaCount=1" } else { "replicaCount=2" };
+        let mut args = everything.to_vec();
+        args.extend(["--set", replicas, "--set"]);
+        let server_arg = format!("server={server}");
+        args.push(&server_arg);
+        // examples/old-secrets: ejabberd < 24.12 gets the init container that writes the macros file.
+        for dsl in ["examples/production.xmpp", "tests/chart/old-ejabberd.xmpp"] {
+            if server == "prosody" && dsl.contains("old-ejabberd") {
+                continue;
+            }
+            let docs = render("helm4", dsl, &args);
+            let pods = pod_specs(&docs);
+            assert!(pods.len() >= 4, "{server}: {:?}", kinds(&docs));
+            for (name, spec) in pods {
+                let pod = &spec["securityContext"];
+                assert_eq!(pod["runAsNonRoot"], true, "{name}");
+                assert_eq!(pod["seccompProfile"]["type"], "RuntimeDefault", "{name}");
+                assert_ne!(pod["runAsUser"], 0, "{name}");
+                assert_eq!(spec["automountServiceAccountToken"], false, "{name}");
+                assert!(spec["hostNetwork"].is_null() && spec["hostPID"].is_null(), "{name}");
+                let containers = spec["containers"].as_sequence().unwrap().iter();
+                let init = spec["initContainers"].as_sequence().into_iter().flatten();
+                for c in containers.chain(init) {
+                    let at = format!("{name} container {}", c["name"].as_str().unwrap());
+                    let sc = &c["securityContext"];
+                    assert_eq!(sc["allowPrivilegeEscalation"], false, "{at}");
+                    assert_eq!(sc["readOnlyRootFilesystem"], true, "{at}");
+                    assert_eq!(sc["runAsNonRoot"], true, "{at}");
+                    assert_eq!(sc["capabilities"]["drop"], Value::Sequence(vec!["ALL".into()]), "{at}");
+                    assert!(sc["capabilities"]["add"].is_null() && sc["privileged"].is_null(), "{at}");
+                }
+            }
+        }
+    }
+}
+
+/// Each optional part is there when its value says so, and only then.
+#[test]
+fn optional_parts_come_and_go_with_their_values() {
+    // (values that turn it on, the kind and name suffix that appears, a DSL it needs)
+    let ex = "examples/production.xmpp";
+    let cases: &[(&[&str], &str, &str, &str)] = &[
+        (&["ingress.enabled=true"], "Ingress", "-xmpp", ex),
+        (&["tls.certManager.enabled=true", "tls.certManager.issuerRef.name=le"], "Certificate", "-xmpp", ex),
+        (&["postgresql.enabled=true"], "StatefulSet", "-postgresql", ex),
+        (&["postgresql.enabled=true"], "Service", "-postgresql", ex),
+        (&["coturn.enabled=true"], "Deployment", "-coturn", ex),
+        (&["networkPolicy.enabled=true"], "NetworkPolicy", "-xmpp", ex),
+        (&["autoscaling.enabled=true"], "HorizontalPodAutoscaler", "-xmpp", ex),
+        (&["server=prosody", "metrics.serviceMonitor.enabled=true"], "ServiceMonitor", "-xmpp", ex),
+    ];
+    fn set<'a>(values: &[&'a str]) -> Vec<&'a str> {
+        values.iter().flat_map(|v| ["--set", v]).collect()
+    }
+    for (on, kind, suffix, dsl) in cases {
+        let with = render("helm4", dsl, &set(on));
+        assert!(find(&with, kind, suffix).is_some(), "{on:?}: no {kind} *{suffix} in {:?}", kinds(&with));
+        let off: Vec<&str> = on.iter().copied().filter(|v| v.starts_with("server=")).collect();
+        let without = render("helm4", dsl, &set(&off));
+        assert!(find(&without, kind, suffix).is_none(), "{kind} *{suffix} without {on:?}");
+    }
+
+    // On by default, off by value.
+    let defaults = render("helm4", ex, &[]);
+    for (kind, value) in [
+        ("PodDisruptionBudget", "podDisruptionBudget.enabled=false"),
+        ("ServiceAccount", "serviceAccount.create=false"),
+        ("Pod", "tests.enabled=false"),
+    ] {
+        assert!(find(&defaults, kind, "").is_some(), "{kind} by default: {:?}", kinds(&defaults));
+        assert!(find(&render("helm4", ex, &["--set", value]), kind, "").is_none(), "{value}");
+    }
+
+    // Persistence: a claim per pod, or an emptyDir.
+    let sts = |docs: &[Value]| find(docs, "StatefulSet", "-xmpp").unwrap().clone();
+    let claims = sts(&defaults)["spec"]["volumeClaimTemplates"].clone();
+    assert_eq!(claims[0]["metadata"]["name"], "data");
+    let ephemeral = sts(&render("helm4", ex, &["--set", "persistence.enabled=false"]));
+    assert!(ephemeral["spec"]["volumeClaimTemplates"].is_null());
+    let volumes = ephemeral["spec"]["template"]["spec"]["volumes"].as_sequence().unwrap();
+    assert!(volumes.iter().any(|v| v["name"] == "data" && v["emptyDir"].is_mapping()));
+
+    // The HPA owns the replica count; clustering appears with a second node.
+    let scaled = sts(&render("helm4", ex, &["--set", "autoscaling.enabled=true"]));
+    assert!(scaled["spec"]["replicas"].is_null());
+    let env_names = |s: &Value| -> Vec<String> {
+        s["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(!env_names(&sts(&defaults)).contains(&"CTL_ON_CREATE".to_string()));
+    let two = sts(&render("helm4", ex, &["--set", "replicaCount=2"]));
+    assert!(env_names(&two).contains(&"CTL_ON_CREATE".to_string()));
+
+    // ejabberd < 24.12: the secrets reach it through an init container writing the macros file.
+    let old = sts(&render("helm4", "tests/chart/old-ejabberd.xmpp", &[]));
+    let init = &old["spec"]["template"]["spec"]["initContainers"][0];
+    assert_eq!(init["name"], "macros");
+    assert!(init["command"][2].as_str().unwrap().contains("/run/helm-xmpp/ejabberd-secrets.yml"));
+    assert!(!env_names(&old).iter().any(|n| n.starts_with("EJABBERD_MACRO_")), "23.01 ignores them");
+    assert!(sts(&defaults)["spec"]["template"]["spec"]["initContainers"].is_null());
+}
+
+/// Values that contradict each other or the DSL stop the render with a message saying what to do.
+#[test]
+fn inconsistent_values_are_refused_with_a_reason() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("examples/site.xmpp", &["server=prosody", "replicaCount=2"], "Prosody cannot cluster"),
+        ("examples/site.xmpp", &["server=prosody", "autoscaling.enabled=true"], "Prosody cannot cluster"),
+        ("examples/production.xmpp", &["metrics.serviceMonitor.enabled=true"], "ejabberd has no built-in metrics"),
+        ("examples/minimal.xmpp", &["ingress.enabled=true"], "needs an HTTP listener"),
+        ("examples/site.xmpp", &["tls.certManager.enabled=true"], "needs tls.certManager.issuerRef.name"),
+        (
+            "examples/minimal.xmpp",
+            &["postgresql.enabled=true", "secrets.existingSecret="],
+            "needs secrets.existingSecret",
+        ),
+        ("examples/site.xmpp", &["persistence.size=big"], "persistence/size"),
+        ("examples/site.xmpp", &["ingress.routes={chat}"], "ingress/routes"),
+        ("examples/site.xmpp", &["service.type=Headless"], "service/type"),
+    ];
+    for (dsl, sets, says) in cases {
+        let mut args = vec!["render", "charts/xmpp", "-f", dsl, "--set", "secrets.existingSecret=s"];
+        for s in *sets {
+            args.extend(["--set", s]);
+        }
+        for helm in HELMS {
+            let o = helm_xmpp(helm, &args);
+            assert!(!o.status.success(), "{helm} {sets:?} was accepted");
+            assert!(text(&o.stderr).contains(says), "{helm} {sets:?}: {}", text(&o.stderr));
+        }
+    }
+}
+
+/// The chart's NOTES name the Service, the port-forward and `helm test`.
+#[test]
+fn notes_say_how_to_reach_and_test_the_server() {
+    let o = helm_xmpp(
+        "helm4",
+        &[
+            "install",
+            "chat",
+            "charts/xmpp",
+            "-f",
+            "examples/site.xmpp",
+            "--dry-run=client",
+            "--set",
+            "secrets.existingSecret=s",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let notes = &out[out.find("NOTES:").expect("NOTES printed")..];
+    for want in ["port-forward svc/chat-xmpp", "helm test chat", "ejabberdctl list_cluster", "chat.example.com"] {
+        assert!(notes.contains(want), "{want} not in {notes}");
+    }
+}
+
+/// A chart that is not ours (`tests/chart/foreign`), fed through the post-renderer: Helm 3 runs the
+/// script as an executable, Helm 4 runs it as the `xmpp-postrender` plugin.
+#[test]
+fn the_post_renderer_injects_the_configs_into_a_foreign_chart() {
+    let dsl = "examples/site.xmpp";
+    let out = TempDir::new("hx-compiled").unwrap();
+    assert!(run(bin().current_dir(root()).arg("compile").arg(dsl).arg("-o").arg(&out.0)).status.success());
+    let want = fs::read_to_string(out.0.join("ejabberd.yml")).unwrap();
+
+    let homes = TempDir::new("hx-postrender").unwrap();
+    let helm_cmd = |helm: &str| {
+        let mut c = std::process::Command::new(tool(helm));
+        let h = homes.0.join(helm);
+        c.current_dir(root())
+            .env("HELM_XMPP_BIN", env!("CARGO_BIN_EXE_helm-xmpp"))
+            .env_remove("HELM_PLUGINS")
+            .env("HELM_DATA_HOME", h.join("data"))
+            .env("HELM_CONFIG_HOME", h.join("config"))
+            .env("HELM_CACHE_HOME", h.join("cache"));
+        c
+    };
+    let o = run(helm_cmd("helm4").args(["plugin", "install", "plugin/postrender"]));
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+
+    let script = root().join("plugin/postrender/postrender.sh");
+    let script = script.to_str().unwrap();
+    for (helm, renderer) in [("helm3", script), ("helm4", "xmpp-postrender")] {
+        let rendered = |dsl: &str| {
+            run(helm_cmd(helm)
+                .args(["template", "x", "tests/chart/foreign", "--post-renderer", renderer])
+                .args(["--post-renderer-args", &format!("--dsl={dsl}")]))
+        };
+        let o = rendered(dsl);
+        assert!(o.status.success(), "{helm}: {}", text(&o.stderr));
+        let docs = documents(&text(&o.stdout));
+        let cm = find(&docs, "ConfigMap", "xmpp-config").unwrap();
+        assert_eq!(cm["data"]["ejabberd.yml"].as_str(), Some(want.as_str()), "{helm}");
+        assert_eq!(cm["data"]["other"], "kept", "{helm}: the chart's own keys stay");
+        let deploy = find(&docs, "Deployment", "ejabberd").unwrap();
+        let sum = &deploy["spec"]["template"]["metadata"]["annotations"]["checksum/helm-xmpp"];
+        assert_eq!(sum.as_str().map(str::len), Some(64), "{helm}: {deploy:?}");
+        let untouched = find(&docs, "Service", "ejabberd").unwrap();
+        assert!(untouched["metadata"]["annotations"].is_null());
+
+        // A compile error fails the render; Helm prints nothing.
+        let bad = homes.0.join("bad.xmpp");
+        fs::write(&bad, "domian \"x\" { }\n").unwrap();
+        let o = rendered(bad.to_str().unwrap());
+        assert!(!o.status.success(), "{helm} rendered a broken DSL");
+        assert!(o.stdout.is_empty());
+        assert!(text(&o.stderr).contains("E001"), "{helm}: {}", text(&o.stderr));
+    }
+}
+
+/// The chart's README documents every value in values.yaml, in a table generated from its `# --`
+/// comments (UPDATE_DOCS=1 rewrites it).
+#[test]
+fn the_chart_readme_documents_every_value() {
+    let values = fs::read_to_string(root().join("charts/xmpp/values.yaml")).unwrap();
+    let table = values_table(&values);
+    let readme_path = root().join("charts/xmpp/README.md");
+    let readme = fs::read_to_string(&readme_path).unwrap();
+    let (begin, end) = ("<!-- values:begin -->\n", "<!-- values:end -->");
+    let (Some(a), Some(b)) = (readme.find(begin), readme.find(end)) else { panic!("README.md lacks the markers") };
+    let fresh = format!("{}{begin}{table}{}", &readme[..a], &readme[b..]);
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        fs::write(&readme_path, &fresh).unwrap();
+    }
+    assert!(readme == fresh, "charts/xmpp/README.md's value table is stale: run UPDATE_DOCS=1 cargo test --test chart");
+    // Every leaf of values.yaml is in the table.
+    let parsed: Value = serde_yaml_ng::from_str(&values).unwrap();
+    let mut keys = Vec::new();
+    leaves(&parsed, "", &mut keys);
+    for key in keys {
+        let documented = table.lines().any(|l| {
+            l.strip_prefix("| `")
+                .and_then(|r| r.split('`').next())
+                .is_some_and(|k| key == k || key.starts_with(&format!("{k}.")))
+        });
+        assert!(documented, "{key} is not documented");
+    }
+}
+
+fn leaves(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    match v.as_mapping() {
+        Some(m) if !m.is_empty() => {
+            for (k, child) in m {
+                let key = if prefix.is_empty() {
+                    k.as_str().unwrap().to_string()
+                } else {
+                    format!("{prefix}.{}", k.as_str().unwrap())
+                };
+                leaves(child, &key, out);
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+/// The README table: one row per `# -- text` comment, for the key on the next line, with its dotted
+/// path (from indentation) and its default.
+fn values_table(values: &str) -> String {
+    let mut rows = String::from("| Key | Default | Description |\n|---|---|---|\n");
+    let mut path: Vec<(usize, String)> = Vec::new();
+    let mut doc: Option<String> = None;
+    let lines: Vec<&str> = values.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim();
+        if let Some(d) = t.strip_prefix("# -- ") {
+            doc = Some(d.to_string());
+            continue;
+        }
+        if t.starts_with('#') || t.is_empty() || t.starts_with('-') {
+            continue;
+        }
+        let Some((key, rest)) = t.split_once(':') else { continue };
+        path.retain(|(level, _)| *level < indent);
+        path.push((indent, key.to_string()));
+        if let Some(d) = doc.take() {
+            let full: Vec<&str> = path.iter().map(|(_, k)| k.as_str()).collect();
+            let mut default = rest.trim().to_string();
+            if default.is_empty() {
+                // A block: its lines, flattened.
+                let block: Vec<&str> = lines[i + 1..]
+                    .iter()
+                    .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
+                    .filter(|l| !l.trim().starts_with('#'))
+                    .map(|l| l.trim())
+                    .collect();
+                default = block.join(" ");
+            }
+            rows.push_str(&format!("| `{}` | `{}` | {} |\n", full.join("."), default.replace('|', "\\|"), d));
+        }
+    }
+    rows
+}
