@@ -323,6 +323,35 @@ fn notes_say_how_to_reach_and_test_the_server() {
     }
 }
 
+/// Helm strips its global flags from a plugin's arguments and passes them as `HELM_*` variables;
+/// the Helm that `helm xmpp` runs inherits them: `--namespace team` reaches every manifest.
+#[test]
+fn helm_global_flags_reach_the_helm_that_runs() {
+    let homes = TempDir::new("hx-global-flags").unwrap();
+    for helm in HELMS {
+        let h = homes.0.join(helm);
+        let helm_cmd = || {
+            let mut c = std::process::Command::new(tool(helm));
+            c.current_dir(root())
+                .env_remove("HELM_PLUGINS")
+                .env("HELM_DATA_HOME", h.join("data"))
+                .env("HELM_CONFIG_HOME", h.join("config"))
+                .env("HELM_CACHE_HOME", h.join("cache"));
+            c
+        };
+        let o = run(helm_cmd().args(["plugin", "install", "."]));
+        assert!(o.status.success(), "{helm}: {}", text(&o.stderr));
+        let o =
+            run(helm_cmd().args(["--namespace", "team", "xmpp", "render", "charts/xmpp", "-f", "examples/site.xmpp"]));
+        assert!(o.status.success(), "{helm}: {}", text(&o.stderr));
+        let docs = documents(&text(&o.stdout));
+        assert!(docs.len() > 5);
+        for d in &docs {
+            assert_eq!(d["metadata"]["namespace"], "team", "{helm}: {d:?}");
+        }
+    }
+}
+
 /// A chart that is not ours (`tests/chart/foreign`), fed through the post-renderer: Helm 3 runs the
 /// script as an executable, Helm 4 runs it as the `xmpp-postrender` plugin.
 #[test]

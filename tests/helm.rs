@@ -102,12 +102,15 @@ fn a_compile_error_stops_before_helm_runs() {
     fs::write(&fake, format!("#!/bin/sh\ntouch '{}'\n", marker.display())).unwrap();
     run(Command::new("chmod").arg("+x").arg(&fake));
 
-    let o = run(bin().env("HELM_BIN", &fake).arg("render").arg(root().join("charts/xmpp")).arg("-f").arg(&bad));
-    assert!(!o.status.success());
-    assert!(o.stdout.is_empty(), "{}", text(&o.stdout));
-    let err = text(&o.stderr);
-    assert!(err.contains("error[E001]") && err.contains(":3:3") && err.contains("try `archive`"), "{err}");
-    assert!(!marker.exists(), "helm ran despite the compile error");
+    let chart = root().join("charts/xmpp");
+    for args in [vec!["render"], vec!["install", "chat"], vec!["upgrade", "chat"], vec!["lint"]] {
+        let o = run(bin().env("HELM_BIN", &fake).args(&args).arg(&chart).arg("-f").arg(&bad));
+        assert!(!o.status.success());
+        assert!(o.stdout.is_empty(), "{}", text(&o.stdout));
+        let err = text(&o.stderr);
+        assert!(err.contains("error[E001]") && err.contains(":3:3") && err.contains("try `archive`"), "{err}");
+        assert!(!marker.exists(), "helm {args:?} ran despite the compile error");
+    }
 
     // And with a good file, the same stand-in does run: the check above can fail.
     let o = run(bin().env("HELM_BIN", &fake).current_dir(root()).args([
