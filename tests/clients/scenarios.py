@@ -1,6 +1,7 @@
 """Client scenarios against a running XMPP server, with slixmpp (a client library nobody here wrote).
 
 Usage: scenarios.py --port P --domain D --password PW [--muc HOST] [--upload] [--registration open|closed]
+                    [--only NAME,…] [--expect SERVICE-JID (disco)]
 Users alice, bob and carol must exist with password PW. Prints one JSON object per scenario:
 {"scenario": NAME, "ok": true|false, "detail": "..."}. Exits 0 when every scenario ran (pass or fail).
 """
@@ -309,6 +310,15 @@ async def scenario_bosh():
     return f"bound {jid} over BOSH"
 
 
+async def scenario_disco():
+    a = await login("alice", "disco", plugins=["xep_0030"])
+    items = await a.plugin["xep_0030"].get_items(jid=ARGS.domain, timeout=TIMEOUT)
+    jids = sorted(i[0] for i in items["disco_items"]["items"])
+    a.disconnect()
+    assert ARGS.expect in jids, f"{ARGS.expect} not among the services {jids}"
+    return f"services: {', '.join(jids)}"
+
+
 SCENARIOS = {
     "login-starttls": scenario_login_starttls,
     "plaintext-refused": scenario_plaintext_refused,
@@ -322,6 +332,7 @@ SCENARIOS = {
     "stream-resumption": scenario_stream_resumption,
     "websocket": scenario_websocket,
     "bosh": scenario_bosh,
+    "disco": scenario_disco,
 }
 
 
@@ -346,7 +357,8 @@ if __name__ == "__main__":
     p.add_argument("--http", type=int)
     p.add_argument("--websocket", default="/xmpp-websocket")
     p.add_argument("--bosh", default="/http-bind")
-    p.add_argument("--only", default=",".join(SCENARIOS))
+    p.add_argument("--expect", help="disco: a service JID the domain must list")
+    p.add_argument("--only", default=",".join(s for s in SCENARIOS if s != "disco"))
     ARGS = p.parse_args()
     logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)
     asyncio.run(main())

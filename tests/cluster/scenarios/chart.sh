@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# The chart's scenarios on the real node, with one Helm: `chart.sh helm3|helm4`. Runs inside the
+# node's namespaces (`node exec`), so kubectl, helm, port-forward and the clients reach the cluster
+# and nothing else. Each scenario prints `ok <name> <seconds>s` or fails the script with a reason.
+set -euo pipefail
+shopt -s inherit_errexit
+
+HELM=${1:?usage: chart.sh helm3|helm4}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+FIX=$ROOT/tests/cluster/fixtures
+TOOLS=${HELM_XMPP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/helm-xmpp}
+PY=$TOOLS/venv/bin/python
+HURL=$TOOLS/hurl/bin/hurl
+NS=xmpp-$HELM
+DOMAIN=chat.test
+PASSWORD=cluster-user-pw
+# Secret values the scenarios supply; none may show in a ConfigMap, a manifest or a log.
+DB_SECRET=db-secret-$RANDOM$RANDOM
+TURN_SECRET=turn-secret-$RANDOM$RANDOM
+WORK=$(mktemp -d /tmp/hx-cluster-$HELM.XXXXXX)
+PIDS=()
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Helm with homes of its own; the plugins installed from this checkout.
+export HELM_DATA_HOME=$WORK/helm/data HELM_CONFIG_HOME=$WORK/helm/config HELM_CACHE_HOME=$WORK/helm/cache
+unset HELM_PLUGINS
+export HELM_XMPP_BIN=$ROOT/target/release/helm-xmpp
+helm() { "$TOOLS/bin/$HELM" "$@"; }
+k() { kubectl -n "$NS" "$@"; }
+
+fail() { echo "FAIL [$HELM] $SCENARIO: $*" >&2; exit 1; }
+SCENARIO=setup
+T0=0
+begin() { SCENARIO=$1; T0=$(date +%s%N); echo "--- [$HELM] $SCENARIO" >&2; }
+pass() { echo "ok [$HELM] $SCENARIO $(( ($(date +%s%N) - T0) / 1000000 ))ms"; }
+
+# until_ok SECONDS CMD...: retries CMD (a command or function) every second until it succeeds.
+until_ok() {
+  local limit=$1 i; shift
+  for ((i = 0; i < limit; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  return 1
+}
+
+# forward TARGET PORT: a kubectl port-forward to a free local port, in $FWD; stopped at exit.
+FWD=
+forward() {
+  local target=$1 port=$2 log=$WORK/pf.$RANDOM
+  k port-forward "$target" ":$port" >"$log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    FWD=$(sed -n 's/^Forwarding from 127.0.0.1:\([0-9]*\) .*/\1/p' "$log" | head -1)
+    [ -n "$FWD" ] && return 0
+    sleep 0.1
+  done
+  cat "$log" >&2; fail "port-forward $target $port did not start"
+}
+
+# run_clients PORT SCENARIOS [ARGS...]: slixmpp scenarios through a forwarded port; true when all pass.
+run_clients() {
+  local port=$1 only=$2 out; shift 2
+  out=$("$PY" "$ROOT/tests/clients/scenarios.py" --port "$port" --domain "$DOMAIN" --password "$PASSWORD" --only "$only" "$@")
+  echo "$out" >&2
+  ! grep -q '"ok": false' <<<"$out" && [ "$(grep -c '"ok": true' <<<"$out")" -eq "$(tr ',' '\n' <<<"$only" | wc -l)" ]
+}
+clients() { run_clients "$@" || fail "client scenarios $2 failed"; }
+
+ctl() { local pod=$1; shift; k exec "$pod" -c ejabberd -- ejabberdctl "$@"; }
+cluster_nodes() { ctl "$1" list_cluster | grep -c '^ejabberd@'; }
+joined() { [ "$(cluster_nodes "$1")" = 2 ]; }
+sts_revision() { k get statefulset "$1" -o jsonpath='{.status.updateRevision}'; }
+config_data() { k get configmap "$1" -o jsonpath='{.data}'; }
+ready() { k wait --for=condition=Ready "pod/$1" --timeout="${2:-180}s" >/dev/null; }
+rolled_out() { k rollout status "statefulset/$1" --timeout="${2:-300}s" >/dev/null; }
+
+# ------------------------------------------------------------------ setup
+begin setup
+helm plugin install "$ROOT" >/dev/null
+[ "$HELM" = helm4 ] && helm plugin install "$ROOT/plugin/postrender" >/dev/null
+kubectl create namespace "$NS" >/dev/null
+kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted >/dev/null
+k create secret generic xmpp-secrets --from-literal=XMPP_DB_PASSWORD="$DB_SECRET" \
+  --from-literal=TURN_SECRET="$TURN_SECRET" >/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$DOMAIN" \
+  -addext "subjectAltName=DNS:$DOMAIN,DNS:*.$DOMAIN" -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+k create secret tls xmpp-tls --cert="$WORK/tls.crt" --key="$WORK/tls.key" >/dev/null
+pass
+
+# ------------------------------------------------------------------ 1. ejabberd, two clustered nodes
+begin ejabberd-cluster
+REL=xe STS=xe-xmpp
+start=$(date +%s%N)
+helm xmpp install "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site.xmpp" -f "$FIX/values.yaml" \
+  --set replicaCount=2 --wait --timeout 5m >/dev/null 2>"$WORK/install.err" || { cat "$WORK/install.err" >&2; fail "install"; }
+echo "ejabberd: install to both pods Ready $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
+for pod in $STS-0 $STS-1; do
+  [ "$(cluster_nodes $pod)" = 2 ] || fail "$pod: list_cluster: $(ctl $pod list_cluster)"
+done
+for user in admin alice bob carol; do ctl $STS-0 register $user $DOMAIN "$PASSWORD" >/dev/null; done
+ctl $STS-1 check_account alice $DOMAIN || fail "an account made on pod 0 is unknown on pod 1"
+forward pod/$STS-1 5222
+clients $FWD login-starttls,message
+# A deleted pod comes back with its claim, rejoins, and still knows the account.
+uid=$(k get pod $STS-1 -o jsonpath='{.metadata.uid}')
+replaced() { [ "$(k get pod $STS-1 -o jsonpath='{.metadata.uid}')" != "$uid" ]; }
+k delete pod $STS-1 --wait=true >/dev/null
+until_ok 120 replaced || fail "pod 1 was not replaced"
+ready $STS-1
+until_ok 60 joined $STS-1 || fail "the new pod did not rejoin: $(ctl $STS-1 list_cluster)"
+ctl $STS-1 check_account alice $DOMAIN || fail "the replaced pod lost the account"
+[ "$(k get pvc data-$STS-1 -o jsonpath='{.status.phase}')" = Bound ] || fail "no bound claim for pod 1"
+forward pod/$STS-1 5222
+clients $FWD login-starttls
+pass
+
+# ------------------------------------------------------------------ 3. helm test
+begin helm-test
+helm test "$REL" -n "$NS" --logs >"$WORK/test.out" 2>&1 || { cat "$WORK/test.out" >&2; fail "helm test"; }
+pass
+
+# ------------------------------------------------------------------ 4. Hurl and a client through port-forward
+begin hurl-and-client
+forward svc/$STS 5280
+http=$FWD
+"$HURL" --test --variable "api=http://127.0.0.1:$http/api" --variable "host=$DOMAIN" \
+  --variable "muc=conference.$DOMAIN" "$ROOT"/tests/hurl/*.hurl >"$WORK/hurl.out" 2>&1 ||
+  { cat "$WORK/hurl.out" >&2; fail "hurl"; }
+forward svc/$STS 5222
+clients $FWD login-starttls,message,groupchat
+pass
+
+# ------------------------------------------------------------------ 9b. the PodDisruptionBudget holds
+begin pdb
+evict() {
+  k create --raw "/api/v1/namespaces/$NS/pods/$1/eviction" -f - <<EOF
+{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"$1","namespace":"$NS"}}
+EOF
+}
+evict $STS-0 >/dev/null || fail "the first eviction was refused"
+if out=$(evict $STS-1 2>&1); then fail "a second eviction beyond maxUnavailable 1 was allowed"; fi
+grep -q "disruption budget" <<<"$out" || fail "refused for another reason: $out"
+rolled_out $STS
+until_ok 60 joined $STS-0 || fail "pod 0 did not rejoin after its eviction"
+pass
+
+# ------------------------------------------------------------------ 5. upgrade with a changed DSL
+begin upgrade
+before_data=$(config_data $STS-config)
+before_rev=$(sts_revision $STS)
+helm xmpp upgrade "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site-upgraded.xmpp" -f "$FIX/values.yaml" \
+  --set replicaCount=2 --wait --timeout 5m >/dev/null 2>"$WORK/upgrade.err" || { cat "$WORK/upgrade.err" >&2; fail "upgrade"; }
+rolled_out $STS
+[ "$(config_data $STS-config)" != "$before_data" ] || fail "the ConfigMap did not change"
+grep -q pubsub <<<"$(config_data $STS-config)" || fail "the new service is not in the ConfigMap"
+[ "$(sts_revision $STS)" != "$before_rev" ] || fail "the pods did not roll"
+for pod in $STS-0 $STS-1; do
+  [ "$(k get pod $pod -o jsonpath='{.metadata.labels.controller-revision-hash}')" = "$(sts_revision $STS)" ] ||
+    fail "$pod runs the old revision"
+done
+forward svc/$STS 5222
+clients $FWD disco --expect "pubsub.$DOMAIN"
+pass
+
+# ------------------------------------------------------------------ 6. rollback
+begin rollback
+helm rollback "$REL" 1 -n "$NS" --wait --timeout 5m >/dev/null
+rolled_out $STS
+[ "$(config_data $STS-config)" = "$before_data" ] || fail "the ConfigMap differs from revision 1's"
+[ "$(sts_revision $STS)" = "$before_rev" ] || fail "the pods are not back on revision 1's template"
+history=$(helm history "$REL" -n "$NS")
+echo "$history" >&2
+[ "$(tail -n +2 <<<"$history" | wc -l)" = 3 ] && grep -q "Rollback to 1" <<<"$history" || fail "history: $history"
+forward svc/$STS 5222
+if run_clients $FWD disco --expect "pubsub.$DOMAIN" 2>/dev/null; then fail "pubsub still answers"; fi
+pass
+
+# ------------------------------------------------------------------ 7. a compile error reaches nothing
+begin compile-error
+revisions=$(helm history "$REL" -n "$NS" | wc -l)
+data=$(config_data $STS-config)
+if helm xmpp upgrade "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/broken.xmpp" -f "$FIX/values.yaml" 2>"$WORK/broken.err"; then
+  fail "a broken DSL was upgraded"
+fi
+grep -q "E012" "$WORK/broken.err" || fail "no diagnostic: $(cat "$WORK/broken.err")"
+[ "$(helm history "$REL" -n "$NS" | wc -l)" = "$revisions" ] || fail "a release revision was made"
+[ "$(config_data $STS-config)" = "$data" ] || fail "the ConfigMap changed"
+pass
+
+# ------------------------------------------------------------------ 2. Prosody
+begin prosody
+start=$(date +%s%N)
+helm xmpp install xp "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site.xmpp" -f "$FIX/values.yaml" --set server=prosody \
+  --wait --timeout 5m >/dev/null 2>"$WORK/prosody.err" || { cat "$WORK/prosody.err" >&2; fail "install"; }
+echo "prosody: install to Ready $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
+for user in alice bob carol; do
+  k exec xp-xmpp-0 -- prosodyctl register $user $DOMAIN "$PASSWORD" >/dev/null || fail "prosodyctl register $user"
+done
+forward svc/xp-xmpp 5222
+clients $FWD login-starttls,message
+helm test xp -n "$NS" --logs >"$WORK/ptest.out" 2>&1 || { cat "$WORK/ptest.out" >&2; fail "helm test (prosody)"; }
+# The test pod really checks: with the server scaled away it fails, and says what it saw.
+k scale statefulset xp-xmpp --replicas=0 >/dev/null
+k wait --for=delete pod/xp-xmpp-0 --timeout=120s >/dev/null
+if helm test xp -n "$NS" --logs >"$WORK/ptest.out" 2>&1; then fail "helm test passed with no server"; fi
+grep -q "FAIL: port 5222" "$WORK/ptest.out" || fail "the failed test does not say why: $(cat "$WORK/ptest.out")"
+k delete pod xp-xmpp-test >/dev/null
+k scale statefulset xp-xmpp --replicas=1 >/dev/null
+rolled_out xp-xmpp
+pass
+
+# ------------------------------------------------------------------ 8. the post-renderer on a chart not ours
+begin post-renderer
+renderer=$ROOT/plugin/postrender/postrender.sh
+[ "$HELM" = helm4 ] && renderer=xmpp-postrender
+helm install foreign "$ROOT/tests/chart/foreign" -n "$NS" --post-renderer "$renderer" \
+  --post-renderer-args "--dsl=$FIX/foreign.xmpp" --wait --timeout 3m >/dev/null
+"$HELM_XMPP_BIN" compile "$FIX/foreign.xmpp" -o "$WORK/foreign" >/dev/null 2>&1
+k get configmap xmpp-config -o jsonpath='{.data.ejabberd\.yml}' >"$WORK/foreign/live.yml"
+cmp "$WORK/foreign/ejabberd.yml" "$WORK/foreign/live.yml" || fail "the ConfigMap is not the compiled config"
+pod=$(k get pod -l app=foreign-ejabberd -o jsonpath='{.items[0].metadata.name}')
+k exec "$pod" -- ejabberdctl registered_vhosts | grep -qx foreign.test || fail "the pod does not serve the DSL's domain"
+pass
+
+# ------------------------------------------------------------------ 9. every values file, validated by the API server
+begin dry-run-server
+kubectl apply -f "$ROOT/tests/cluster/fixtures/crds.yaml" >/dev/null   # cert-manager's Certificate, ServiceMonitor
+for values in "" values-dev.yaml values-prod.yaml "values-prod.yaml values-gke.yaml"; do
+  args=()
+  for v in $values; do args+=(-f "$ROOT/charts/xmpp/$v"); done
+  helm xmpp render "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site.xmpp" "${args[@]}" \
+    --set secrets.existingSecret=xmpp-secrets 2>/dev/null >"$WORK/render.yaml" || fail "render ${values:-defaults}"
+  kubectl apply --dry-run=server -n "$NS" -f "$WORK/render.yaml" >"$WORK/apply.out" 2>&1 ||
+    { cat "$WORK/apply.out" >&2; fail "the API server refused ${values:-defaults}"; }
+done
+pass
+
+# ------------------------------------------------------------------ 10. secrets stay secret
+begin secrets
+for rel in "$REL" xp; do
+  helm get manifest "$rel" -n "$NS" >"$WORK/manifest-$rel.yaml"
+done
+k get configmap -o yaml >"$WORK/configmaps.yaml"
+: >"$WORK/pod-logs"
+for pod in $(k get pods -o jsonpath='{.items[*].metadata.name}'); do
+  k logs "$pod" --all-containers --prefix >>"$WORK/pod-logs" 2>&1 || true
+  k logs "$pod" --all-containers --prefix --previous >>"$WORK/pod-logs" 2>/dev/null || true
+done
+for secret in "$DB_SECRET" "$TURN_SECRET"; do
+  if grep -l -- "$secret" "$WORK"/manifest-*.yaml "$WORK/configmaps.yaml" "$WORK/pod-logs"; then
+    fail "a secret value leaked into the files above"
+  fi
+done
+# The check can fail: the pods really have the values (in their environment only).
+k exec $STS-0 -- printenv TURN_SECRET | grep -qx -- "$TURN_SECRET" || fail "the secret did not reach the pod"
+[ -s "$WORK/pod-logs" ] || fail "no pod logs to search"
+pass
+
+# ------------------------------------------------------------------ 11. uninstall
+begin uninstall
+for rel in "$REL" xp foreign; do helm uninstall "$rel" -n "$NS" --wait >/dev/null; done
+k wait --for=delete pod --all --timeout=120s >/dev/null 2>&1 || true
+left=$(k get all,configmap,secret,serviceaccount,pdb,ingress,networkpolicy,hpa -o name 2>/dev/null |
+  grep -v -e '^configmap/kube-root-ca.crt$' -e '^secret/xmpp-secrets$' -e '^secret/xmpp-tls$' || true)
+[ -z "$left" ] || fail "left behind: $left"
+pvcs=$(k get pvc -o name | sort | tr '\n' ' ')
+[ "$pvcs" = "persistentvolumeclaim/data-xe-xmpp-0 persistentvolumeclaim/data-xe-xmpp-1 persistentvolumeclaim/data-xp-xmpp-0 " ] ||
+  fail "the README says the claims stay: $pvcs"
+kubectl delete namespace "$NS" --wait=false >/dev/null
+pass
