@@ -69,5 +69,50 @@ fn main() -> anyhow::Result<()> {
     let cwasm = engine.precompile_component(&component)?;
     fs::write(out.join("compiler.wasm"), &component)?;
     fs::write(out.join("compiler.cwasm"), &cwasm)?;
+    test_artifacts(&out, &engine, &component)?;
+    println!("cargo:rustc-env=HELM_XMPP_TEST_ARTIFACTS={}", out.display());
+    Ok(())
+}
+
+/// Artifacts the tests feed to the loader, which must refuse them: a component importing a function
+/// the compiler's world does not grant (`rogue.cwasm`), and the real component precompiled for an
+/// engine configured otherwise, fuel off (`other-config.cwasm`).
+fn test_artifacts(out: &Path, engine: &wasmtime::Engine, component: &[u8]) -> anyhow::Result<()> {
+    use wasm_encoder::{CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction};
+    use wasm_encoder::{EntityType, ImportSection, Module, TypeSection, ValType};
+
+    let mut resolve = wit_parser::Resolve::default();
+    let wit =
+        "package test:rogue;\nworld rogue {\n  import host-clock: func() -> u64;\n  export run: func() -> u64;\n}\n";
+    let pkg = resolve.push_str("rogue.wit", wit)?;
+    let world = resolve.select_world(&[pkg], Some("rogue"))?;
+
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], [ValType::I64]);
+    module.section(&types);
+    let mut imports = ImportSection::new();
+    imports.import("$root", "host-clock", EntityType::Function(0));
+    module.section(&imports);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    module.section(&functions);
+    let mut exports = ExportSection::new();
+    exports.export("run", ExportKind::Func, 1);
+    module.section(&exports);
+    let mut code = CodeSection::new();
+    let mut run = Function::new([]);
+    run.instruction(&Instruction::Call(0));
+    run.instruction(&Instruction::End);
+    code.function(&run);
+    module.section(&code);
+    let mut core = module.finish();
+    wit_component::embed_component_metadata(&mut core, &resolve, world, wit_component::StringEncoding::UTF8)?;
+    let rogue = wit_component::ComponentEncoder::default().module(&core)?.validate(true).encode()?;
+    fs::write(out.join("rogue.cwasm"), engine.precompile_component(&rogue)?)?;
+
+    let mut other = engine_config::config();
+    other.consume_fuel(false);
+    fs::write(out.join("other-config.cwasm"), wasmtime::Engine::new(&other)?.precompile_component(component)?)?;
     Ok(())
 }

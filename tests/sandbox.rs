@@ -78,3 +78,80 @@ fn the_memory_bound_stops_the_compiler_cleanly() {
     let o = run(bin().arg("compile").arg(&big).arg("-o").arg(&out));
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+fn artifact(name: &str) -> Vec<u8> {
+    fs::read(std::path::Path::new(env!("HELM_XMPP_TEST_ARTIFACTS")).join(name)).unwrap()
+}
+
+fn digest(bytes: &[u8]) -> String {
+    xmpp_compiler::sha256_hex([bytes])
+}
+
+/// The loader refuses a tampered or truncated artifact before wasmtime sees it; the intact one loads.
+#[test]
+fn a_tampered_or_truncated_artifact_is_refused() {
+    let good = Sandbox::embedded_artifact();
+    let expected = digest(good);
+    assert!(Sandbox::from_artifact(good, &expected).is_ok());
+    let mut flipped = good.to_vec();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    for (what, bytes) in [("one flipped bit", flipped), ("truncated", good[..good.len() / 3].to_vec())] {
+        let err = Sandbox::from_artifact(&bytes, &expected).unwrap_err().to_string();
+        assert!(err.contains("refusing to load it"), "{what}: {err}");
+    }
+}
+
+/// An artifact made for an engine configured otherwise (fuel off: the bound could not hold) is
+/// refused by wasmtime's own compatibility check, even with a matching digest.
+#[test]
+fn an_artifact_for_another_configuration_is_refused() {
+    let other = artifact("other-config.cwasm");
+    let err = Sandbox::from_artifact(&other, &digest(&other)).unwrap_err().to_string();
+    assert!(err.contains("cannot be loaded") && err.contains("fuel"), "{err}");
+}
+
+/// A component that imports something the compiler's world does not grant loads, but cannot be
+/// instantiated: the sandbox's linker is empty, so the import is denied.
+#[test]
+fn an_import_beyond_the_world_is_denied() {
+    let rogue = artifact("rogue.cwasm");
+    let sandbox = Sandbox::from_artifact(&rogue, &digest(&rogue)).unwrap();
+    assert_eq!(sandbox.imports(), ["host-clock"]);
+    let err = sandbox.compile(&[("a.xmpp".into(), String::new())], Limits::default()).unwrap_err().to_string();
+    assert!(err.contains("host-clock"), "{err}");
+}
+
+/// Twenty `helm-xmpp compile` processes at once, each into its own folder: all succeed with the
+/// same files as one process alone.
+#[test]
+fn twenty_processes_at_once_all_succeed() {
+    let tmp = TempDir::new("hx-twenty").unwrap();
+    let reference = tmp.0.join("reference");
+    assert!(
+        run(bin().current_dir(root()).args(["compile", "examples/production.xmpp", "-o"]).arg(&reference))
+            .status
+            .success()
+    );
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            bin()
+                .current_dir(root())
+                .args(["compile", "examples/production.xmpp", "-o"])
+                .arg(tmp.0.join(format!("out{i}")))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    for i in 0..20 {
+        for file in ["ejabberd.yml", "prosody.cfg.lua"] {
+            let got = fs::read(tmp.0.join(format!("out{i}")).join(file)).unwrap();
+            assert_eq!(got, fs::read(reference.join(file)).unwrap(), "out{i}/{file}");
+        }
+    }
+}

@@ -179,14 +179,14 @@ pub fn resolve_include(from: &str, target: &str) -> Result<String, String> {
 
 /// The sha256 of every source's path and text, in order, as lower-case hex.
 fn digest(sources: &[Source]) -> String {
-    sha256_hex(sources.iter().flat_map(|s| [s.path.as_str(), s.text.as_str()]))
+    sha256_hex(sources.iter().flat_map(|s| [s.path.as_bytes(), s.text.as_bytes()]))
 }
 
 /// The sha256 of the parts, each ended by a NUL byte, as lower-case hex.
-pub fn sha256_hex<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+pub fn sha256_hex<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     let mut h = Sha256::new();
     for part in parts {
-        h.update(part.as_bytes());
+        h.update(part);
         h.update([0]);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()

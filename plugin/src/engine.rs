@@ -182,15 +182,41 @@ impl ResourceLimiter for State {
 }
 
 impl Sandbox {
+    /// The embedded compiler component. It is part of this binary's read-only data, made by build.rs
+    /// from source with this very wasmtime and configuration, so there is no artifact on disk that
+    /// could be stale, truncated or swapped, and no digest to compute on every run.
     pub fn new() -> Result<Sandbox> {
+        Self::deserialize(PRECOMPILED)
+    }
+
+    /// A precompiled component from elsewhere, loaded only when its sha256 is `sha256`; wasmtime then
+    /// refuses an artifact made by another wasmtime version, for other CPU features or for another
+    /// engine configuration. What it imports is refused when it is instantiated: the linker is empty.
+    pub fn from_artifact(bytes: &[u8], sha256: &str) -> Result<Sandbox> {
+        let actual = xmpp_compiler::sha256_hex([bytes]);
+        if actual != sha256 {
+            return Err(Error::new(format!(
+                "the compiler component's digest is {actual}, not the expected {sha256}: refusing to load it"
+            )));
+        }
+        Self::deserialize(bytes)
+    }
+
+    fn deserialize(bytes: &[u8]) -> Result<Sandbox> {
         let engine = Engine::new(&engine_config::config()).map_err(|e| Error::new(format!("wasmtime: {e}")))?;
-        // SAFETY: PRECOMPILED was produced by `Engine::precompile_component` in build.rs, with the same
-        // pinned wasmtime version and the same `engine_config::config()`, and is embedded in this
-        // binary (never read from disk). wasmtime still checks version and configuration compatibility.
+        // SAFETY: wasmtime trusts a precompiled artifact's machine code. The embedded one was produced by
+        // `Engine::precompile_component` in build.rs with the same pinned wasmtime version and the same
+        // `engine_config::config()`; any other passed the digest check in `from_artifact`. wasmtime still
+        // checks version, target and configuration compatibility before loading.
         #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize(&engine, PRECOMPILED) }
-            .map_err(|e| Error::new(format!("the embedded compiler component cannot be loaded: {e}")))?;
+        let component = unsafe { Component::deserialize(&engine, bytes) }
+            .map_err(|e| Error::new(format!("the compiler component cannot be loaded: {e:#}")))?;
         Ok(Sandbox { engine, component })
+    }
+
+    /// The embedded precompiled component (for the tests that tamper with a copy).
+    pub fn embedded_artifact() -> &'static [u8] {
+        PRECOMPILED
     }
 
     /// The names the component imports; the sandbox's promise is that there are none.

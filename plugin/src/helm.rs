@@ -99,7 +99,7 @@ pub fn configmap_yaml(c: &Compiled, name: &str, namespace: Option<&str>) -> Resu
 /// change are passed through byte for byte.
 pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
     use serde_yaml_ng::Value;
-    let checksum = xmpp_compiler::sha256_hex(c.files.iter().flat_map(|(n, t)| [n.as_str(), t.as_str()]));
+    let checksum = xmpp_compiler::sha256_hex(c.files.iter().flat_map(|(n, t)| [n.as_bytes(), t.as_bytes()]));
     let mut out = String::new();
     let mut injected = false;
     for doc in split_documents(manifests) {
