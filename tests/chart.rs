@@ -299,6 +299,46 @@ fn inconsistent_values_are_refused_with_a_reason() {
     }
 }
 
+/// Secret hygiene: with the secrets' values in the environment (as in CI), rendering every example
+/// for each server puts none of them in a manifest or a log line; the manifests name the Secret only.
+#[test]
+fn no_secret_value_reaches_a_manifest_or_a_log_line() {
+    let secrets = [
+        ("XMPP_DB_PASSWORD", "db-Value-4711"),
+        ("TURN_SECRET", "turn-Value-0815"),
+        ("LDAP_PASSWORD", "ldap-Value-1234"),
+    ];
+    for example in EXAMPLES {
+        for server in ["ejabberd", "prosody"] {
+            let dsl = format!("examples/{example}.xmpp");
+            let server = format!("server={server}");
+            let mut cmd = bin();
+            cmd.env("HELM_BIN", tool("helm4")).current_dir(root()).args(["render", "charts/xmpp", "-f", &dsl]).args([
+                "--set",
+                "secrets.existingSecret=xmpp-secrets",
+                "--set",
+                &server,
+                "--set",
+                "postgresql.enabled=true",
+                "--set",
+                "coturn.enabled=true",
+            ]);
+            for (k, v) in secrets {
+                cmd.env(k, v).env(format!("EJABBERD_MACRO_{k}"), v);
+            }
+            let o = run(&mut cmd);
+            assert!(o.status.success(), "{dsl} {server}: {}", text(&o.stderr));
+            let (out, err) = (text(&o.stdout), text(&o.stderr));
+            for (k, v) in secrets {
+                assert!(!out.contains(v) && !err.contains(v), "{dsl} {server}: the value of {k} leaked");
+            }
+            if example == "production" {
+                assert!(out.contains("name: xmpp-secrets") && out.contains("key: XMPP_DB_PASSWORD"), "{out}");
+            }
+        }
+    }
+}
+
 /// The chart's NOTES name the Service, the port-forward and `helm test`.
 #[test]
 fn notes_say_how_to_reach_and_test_the_server() {

@@ -301,10 +301,19 @@ impl Ejabberd {
     }
 }
 
+/// No secret value the tests supply appears in a server's logs.
+fn assert_no_secrets(what: &str, logs: &str) {
+    for (name, value) in TEST_SECRETS {
+        assert!(!logs.contains(value), "{what}: the value of {name} is in the logs:\n{logs}");
+    }
+}
+
 impl Drop for Ejabberd {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("ejabberd logs:\n{}", self.logs());
+        } else {
+            assert_no_secrets("ejabberd", &self.logs());
         }
         let _ = self.ctl().arg("stop").stdout(Stdio::null()).stderr(Stdio::null()).status();
         let _ = self.ctl().arg("stopped").stdout(Stdio::null()).stderr(Stdio::null()).status();
@@ -423,6 +432,8 @@ impl Drop for Prosody {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("prosody log:\n{}", fs::read_to_string(&self.log).unwrap_or_default());
+        } else {
+            assert_no_secrets("prosody", &fs::read_to_string(&self.log).unwrap_or_default());
         }
         let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         if !wait_until(Duration::from_secs(5), || self.child.try_wait().ok().flatten().is_some()) {
