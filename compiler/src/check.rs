@@ -155,7 +155,7 @@ pub(crate) fn check(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
                 }
             }
             Statement::Raw { server, text } => {
-                let (line, _) = crate::diagnostic::line_col(sink.source_text(text.span.file), text.span.start);
+                let (line, _) = sink.line_col(text.span.file, text.span.start);
                 let origin = format!("{}:{line}", paths.get(text.span.file).map_or("?", String::as_str));
                 if server.value == Server::Ejabberd
                     && let Err(e) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&dedent(&text.value))

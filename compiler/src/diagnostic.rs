@@ -120,12 +120,28 @@ impl Diagnostic {
 #[derive(Debug)]
 pub(crate) struct Sink<'a> {
     sources: &'a [crate::Source],
+    /// Byte offsets where each source's lines start, so a position costs a binary search, not a scan.
+    lines: Vec<Vec<usize>>,
     pub(crate) found: Vec<Diagnostic>,
 }
 
 impl<'a> Sink<'a> {
     pub(crate) fn new(sources: &'a [crate::Source]) -> Self {
-        Sink { sources, found: Vec::new() }
+        let lines = sources
+            .iter()
+            .map(|s| std::iter::once(0).chain(s.text.match_indices('\n').map(|(i, _)| i + 1)).collect())
+            .collect();
+        Sink { sources, lines, found: Vec::new() }
+    }
+
+    /// 1-based line and character column of a byte offset in one source.
+    pub(crate) fn line_col(&self, file: usize, offset: usize) -> (u32, u32) {
+        let (Some(source), Some(starts)) = (self.sources.get(file), self.lines.get(file)) else { return (1, 1) };
+        let offset = offset.min(source.text.len());
+        let line = starts.partition_point(|&start| start <= offset).max(1);
+        let start = starts[line - 1];
+        let col = source.text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        (clamp(line), clamp(col))
     }
 
     pub(crate) fn error(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
@@ -137,15 +153,10 @@ impl<'a> Sink<'a> {
     }
 
     fn push(&mut self, code: Code, severity: Severity, span: Span, message: String) -> &mut Diagnostic {
-        let (line, col) = self.sources.get(span.file).map_or((1, 1), |s| line_col(&s.text, span.start));
+        let (line, col) = self.line_col(span.file, span.start);
         self.found.push(Diagnostic { code, severity, message, hint: None, span, line, col });
         let last = self.found.len() - 1;
         &mut self.found[last]
-    }
-
-    /// The text of one source, for positions.
-    pub(crate) fn source_text(&self, file: usize) -> &str {
-        self.sources.get(file).map_or("", |s| s.text.as_str())
     }
 
     pub(crate) fn has_errors(&self) -> bool {
@@ -157,16 +168,6 @@ impl Diagnostic {
     pub(crate) fn hint(&mut self, hint: impl Into<String>) {
         self.hint = Some(hint.into());
     }
-}
-
-/// 1-based line and character column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() + 1;
-    (clamp(line), clamp(col))
 }
 
 fn clamp(n: usize) -> u32 {
@@ -206,7 +207,15 @@ mod tests {
 
     #[test]
     fn line_col_counts_characters() {
-        assert_eq!(line_col("ab\ncé d", 7), (2, 4));
-        assert_eq!(line_col("", 5), (1, 1));
+        let sources = [
+            crate::Source { path: "a".into(), text: "ab\ncé d".into() },
+            crate::Source { path: "b".into(), text: String::new() },
+        ];
+        let sink = Sink::new(&sources);
+        assert_eq!(sink.line_col(0, 7), (2, 4));
+        assert_eq!(sink.line_col(0, 0), (1, 1));
+        assert_eq!(sink.line_col(0, 3), (2, 1));
+        assert_eq!(sink.line_col(1, 5), (1, 1));
+        assert_eq!(sink.line_col(9, 5), (1, 1));
     }
 }

@@ -12,7 +12,7 @@ pub fn render(d: &Diagnostic, sources: &[(String, String)]) -> String {
     let (path, text) = sources.get(d.file).map_or(("?", ""), |(p, t)| (p.as_str(), t.as_str()));
     let pad = " ".repeat(d.line.to_string().len());
     let _ = writeln!(out, "{pad}--> {path}:{}:{}", d.line, d.col);
-    if let Some(line) = text.lines().nth(d.line.saturating_sub(1) as usize) {
+    if let Some(line) = line_at(text, d.start) {
         let number = d.line.to_string();
 
         let col = d.col.saturating_sub(1) as usize;
@@ -26,6 +26,16 @@ pub fn render(d: &Diagnostic, sources: &[(String, String)]) -> String {
         let _ = writeln!(out, "  = hint: {hint}");
     }
     out
+}
+
+/// The line holding byte offset `at` (without its newline): a look around the offset, not a scan
+/// from the top, so many diagnostics in a long file stay cheap.
+fn line_at(text: &str, at: usize) -> Option<&str> {
+    let at = at.min(text.len());
+    let before = text.get(..at)?;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    Some(text[start..end].trim_end_matches('\r'))
 }
 
 /// Diagnostics as one JSON array, for CI: code, severity, message, hint, file, line, col, start, end.

@@ -1,0 +1,104 @@
+//! In-process figures for bench/run: compile throughput natively and in the sandbox, on the examples
+//! and on generated files from 125 to 2,000 domains, and what loading and instantiating cost.
+//! Prints Markdown tables. Run through `bash bench/run` (or `cargo bench -p helm-xmpp`).
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use helm_xmpp::engine::{self, Kind, Limits, Sandbox};
+
+/// The median of `runs` timings of `f`, after one warm-up call.
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    f();
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+/// A generated site: `domains` domains of ~20 lines each, one set of listeners.
+pub fn generated(domains: usize) -> String {
+    let mut s = String::from("targets ejabberd >= 24.12, prosody >= 13.0\n");
+    for i in 0..domains {
+        s.push_str(&format!(
+            "domain \"d{i}.example.com\" {{\n  admins alice, bob\n  registration closed\n  profile modern\n  \
+             archive {{\n    default roster\n    retention 52w\n  }}\n  groupchat \"conference\" {{\n    history 50\n    \
+             archive on\n    create local\n  }}\n  upload \"upload\" {{\n    max-size 20MB\n    expire 30d\n  }}\n  \
+             pubsub \"pubsub\"\n  contact {{ abuse \"mailto:abuse@d{i}.example.com\" }}\n}}\n"
+        ));
+    }
+    s.push_str("listen client 5222 { tls required }\nlisten federation 5269 { tls required }\n");
+    s.push_str("listen http 5280 {\n  websocket \"/xmpp-websocket\"\n  bosh \"/http-bind\"\n  upload \"/upload\"\n}\n");
+    s
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e6)
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let limits = Limits::default();
+
+    let load = median(51, || drop(Sandbox::new().unwrap()));
+    let sandbox = Sandbox::new().unwrap();
+    let empty = vec![("empty.xmpp".to_string(), String::new())];
+    let instantiate_and_call = median(501, || drop(sandbox.compile(&empty, limits).unwrap()));
+    println!("## Loading and instantiating\n");
+    println!("| step | median |\n|---|---|");
+    println!("| `Sandbox::new` (engine + deserialize the embedded precompiled component) | {} µs |", us(load));
+    println!("| fresh store + instance + a call on an empty file (`compile`) | {} µs |\n", us(instantiate_and_call));
+
+    println!("## Examples\n");
+    println!("| example | lines | native µs | sandbox µs | sandbox / native |\n|---|---|---|---|---|");
+    let mut names: Vec<_> = std::fs::read_dir(root.join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xmpp"))
+        .collect();
+    names.sort();
+    for path in names {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        // Includes are resolved by the host; inline the examples' one include for an in-memory compile.
+        let mut sources = vec![(format!("examples/{name}"), text.clone())];
+        if text.contains("include \"common/production.xmpp\"") {
+            let common = std::fs::read_to_string(root.join("examples/common/production.xmpp")).unwrap();
+            sources.push(("examples/common/production.xmpp".into(), common));
+        }
+        let native = median(201, || drop(engine::compile(Kind::Native, &sources, limits).unwrap()));
+        let boxed = median(201, || drop(sandbox.compile(&sources, limits).unwrap()));
+        let ratio = boxed.as_secs_f64() / native.as_secs_f64();
+        println!("| {name} | {} | {} | {} | {ratio:.2} |", text.lines().count(), us(native), us(boxed));
+    }
+
+    println!("\n## Generated files: growth with size\n");
+    println!(
+        "| domains | lines | bytes | native ms | sandbox ms | sandbox / native | native ns/line | sandbox ns/line |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for domains in [125, 250, 500, 1000, 2000] {
+        let text = generated(domains);
+        let lines = text.lines().count();
+        let sources = vec![("gen.xmpp".to_string(), text.clone())];
+        let runs = if domains >= 1000 { 9 } else { 21 };
+        let native = median(runs, || drop(engine::compile(Kind::Native, &sources, limits).unwrap()));
+        let boxed = median(runs, || drop(sandbox.compile(&sources, limits).unwrap()));
+        let per_line = |d: Duration| d.as_secs_f64() * 1e9 / lines as f64;
+        println!(
+            "| {domains} | {lines} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} |",
+            text.len(),
+            native.as_secs_f64() * 1e3,
+            boxed.as_secs_f64() * 1e3,
+            boxed.as_secs_f64() / native.as_secs_f64(),
+            per_line(native),
+            per_line(boxed)
+        );
+    }
+}
