@@ -69,9 +69,17 @@ fn main() -> anyhow::Result<()> {
     let cwasm = engine.precompile_component(&component)?;
     fs::write(out.join("compiler.wasm"), &component)?;
     fs::write(out.join("compiler.cwasm"), &cwasm)?;
+    let digest: String = sha2_hex(&cwasm);
+    fs::write(out.join("compiler.cwasm.sha256"), digest)?;
     test_artifacts(&out, &engine, &component)?;
     println!("cargo:rustc-env=HELM_XMPP_TEST_ARTIFACTS={}", out.display());
     Ok(())
+}
+
+/// The artifact's digest names its cached copy: another wasmtime or configuration, another name.
+fn sha2_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Artifacts the tests feed to the loader, which must refuse them: a component importing a function

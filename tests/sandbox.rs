@@ -122,20 +122,63 @@ fn an_import_beyond_the_world_is_denied() {
     assert!(err.contains("host-clock"), "{err}");
 }
 
-/// Twenty `helm-xmpp compile` processes at once, each into its own folder: all succeed with the
-/// same files as one process alone.
+/// The one cached file in a cache folder, and every name there (temporary files would show).
+fn cache_files(dir: &std::path::Path) -> (Vec<u8>, Vec<String>) {
+    let names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let cached: Vec<&String> = names.iter().filter(|n| n.starts_with("compiler-") && n.ends_with(".cwasm")).collect();
+    assert_eq!(cached.len(), 1, "{names:?}");
+    (fs::read(dir.join(cached[0])).unwrap(), names)
+}
+
+/// The precompiled component is cached on disk for fast loading; a cached copy that is tampered
+/// with, truncated or from another configuration is never loaded but rewritten, and the compile
+/// still gives the right files.
+#[test]
+fn a_bad_cached_artifact_is_rewritten_never_loaded() {
+    let cache = TempDir::new("hx-cache").unwrap();
+    let out = TempDir::new("hx-cache-out").unwrap();
+    let compile = || {
+        let o = run(bin()
+            .env("HELM_XMPP_CACHE", &cache.0)
+            .current_dir(root())
+            .args(["compile", "examples/site.xmpp", "-o"])
+            .arg(&out.0));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        fs::read(out.0.join("ejabberd.yml")).unwrap()
+    };
+    let want = compile();
+    let (cached, names) = cache_files(&cache.0);
+    assert_eq!(cached, Sandbox::embedded_artifact(), "the cache holds the embedded artifact");
+    let path = cache.0.join(&names[0]);
+    let mut flipped = cached.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    for (what, bytes) in [
+        ("tampered", flipped),
+        ("truncated", cached[..cached.len() / 2].to_vec()),
+        ("another configuration", artifact("other-config.cwasm")),
+        ("empty", Vec::new()),
+    ] {
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(compile(), want, "{what}");
+        assert_eq!(cache_files(&cache.0).0, Sandbox::embedded_artifact(), "{what}: not rewritten");
+    }
+}
+
+/// Twenty `helm-xmpp compile` processes at once, each into its own folder and all starting with an
+/// empty cache: all succeed with the same files as one process alone, and the cache ends whole.
 #[test]
 fn twenty_processes_at_once_all_succeed() {
     let tmp = TempDir::new("hx-twenty").unwrap();
+    let cache = TempDir::new("hx-twenty-cache").unwrap();
     let reference = tmp.0.join("reference");
-    assert!(
-        run(bin().current_dir(root()).args(["compile", "examples/production.xmpp", "-o"]).arg(&reference))
-            .status
-            .success()
-    );
+    let o = run(bin().current_dir(root()).args(["compile", "examples/production.xmpp", "-o"]).arg(&reference));
+    assert!(o.status.success());
     let children: Vec<_> = (0..20)
         .map(|i| {
             bin()
+                .env("HELM_XMPP_CACHE", &cache.0)
                 .current_dir(root())
                 .args(["compile", "examples/production.xmpp", "-o"])
                 .arg(tmp.0.join(format!("out{i}")))
@@ -154,4 +197,7 @@ fn twenty_processes_at_once_all_succeed() {
             assert_eq!(got, fs::read(reference.join(file)).unwrap(), "out{i}/{file}");
         }
     }
+    let (cached, names) = cache_files(&cache.0);
+    assert_eq!(cached, Sandbox::embedded_artifact());
+    assert_eq!(names.len(), 1, "temporary files left: {names:?}");
 }

@@ -18,6 +18,8 @@ mod bindings {
 
 /// The precompiled component, made by build.rs with this very wasmtime version and configuration.
 static PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/compiler.cwasm"));
+/// Its sha256, which names the cached copy on disk.
+static PRECOMPILED_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/compiler.cwasm.sha256"));
 /// The component itself (for inspection: its import list is checked by a test).
 pub static COMPONENT_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/compiler.wasm"));
 
@@ -137,6 +139,44 @@ fn from_native(d: xmpp_compiler::Diagnostic) -> Diagnostic {
     }
 }
 
+/// Where the precompiled component is cached: `$HELM_XMPP_CACHE`, else `$XDG_CACHE_HOME/helm-xmpp`,
+/// else `~/.cache/helm-xmpp`.
+fn cache_dir() -> Option<std::path::PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    var("HELM_XMPP_CACHE")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("helm-xmpp")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache/helm-xmpp")))
+}
+
+/// Whether the file's bytes are exactly `expected`, read in chunks (no 2 MB buffer).
+fn file_equals(path: &std::path::Path, expected: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else { return false };
+    if file.metadata().map(|m| m.len()).ok() != u64::try_from(expected.len()).ok() {
+        return false;
+    }
+    let mut buf = vec![0u8; 256 << 10];
+    let mut at = 0;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return at == expected.len(),
+            Ok(n) if expected.get(at..at + n) == Some(&buf[..n]) => at += n,
+            _ => return false,
+        }
+    }
+}
+
+/// Writes the embedded artifact to `path` through a temporary file renamed into place.
+fn write_cache(dir: &std::path::Path, path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".compiler-{}.{}.tmp", std::process::id(), PRECOMPILED_SHA256.get(..12).unwrap_or("")));
+    let written = std::fs::write(&tmp, PRECOMPILED).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 fn port(p: bindings::Port) -> xmpp_compiler::Port {
     let routes = p.routes.into_iter().map(|r| xmpp_compiler::Route { kind: r.kind, path: r.path }).collect();
     xmpp_compiler::Port { name: p.name, port: p.port, routes }
@@ -182,11 +222,44 @@ impl ResourceLimiter for State {
 }
 
 impl Sandbox {
-    /// The embedded compiler component. It is part of this binary's read-only data, made by build.rs
-    /// from source with this very wasmtime and configuration, so there is no artifact on disk that
-    /// could be stale, truncated or swapped, and no digest to compute on every run.
+    /// The embedded compiler component, made by build.rs from source with this very wasmtime and
+    /// configuration. Loading it from memory copies 2 MB into fresh pages, most of a short run's
+    /// time; so a copy is cached on disk (`compiler-<sha256>.cwasm` in the cache folder) and mapped
+    /// from there. The cached copy is used only when it is byte for byte the embedded one, checked
+    /// before wasmtime parses it and again on the mapped image before anything runs; a missing,
+    /// truncated, tampered or foreign file is rewritten (a temporary file renamed into place, so
+    /// concurrent runs never see a partial one), and without a usable cache folder the embedded
+    /// bytes are loaded directly.
     pub fn new() -> Result<Sandbox> {
+        if let Some(dir) = cache_dir() {
+            let path = dir.join(format!("compiler-{PRECOMPILED_SHA256}.cwasm"));
+            if let Some(sandbox) = Self::from_cache(&path) {
+                return Ok(sandbox);
+            }
+            if write_cache(&dir, &path).is_ok()
+                && let Some(sandbox) = Self::from_cache(&path)
+            {
+                return Ok(sandbox);
+            }
+        }
         Self::deserialize(PRECOMPILED)
+    }
+
+    /// The cached artifact, when it is exactly the embedded one.
+    fn from_cache(path: &std::path::Path) -> Option<Sandbox> {
+        if !file_equals(path, PRECOMPILED) {
+            return None;
+        }
+        let engine = Engine::new(&engine_config::config()).ok()?;
+        // SAFETY: the file held exactly the embedded artifact a moment ago (see `deserialize` for why
+        // that one is trusted); the mapped image is compared again below, before anything runs.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize_file(&engine, path) }.ok()?;
+        let range = component.image_range();
+        // SAFETY: wasmtime keeps the image mapped, readable and unmodified while `component` lives.
+        #[allow(unsafe_code)]
+        let image = unsafe { std::slice::from_raw_parts(range.start, range.end as usize - range.start as usize) };
+        (image == PRECOMPILED).then_some(Sandbox { engine, component })
     }
 
     /// A precompiled component from elsewhere, loaded only when its sha256 is `sha256`; wasmtime then
