@@ -71,7 +71,7 @@ run_clients() {
 clients() { run_clients "$@" || fail "client scenarios $2 failed"; }
 
 ctl() { local pod=$1; shift; k exec "$pod" -c ejabberd -- ejabberdctl "$@"; }
-cluster_nodes() { ctl "$1" list_cluster | grep -c '^ejabberd@'; }
+cluster_nodes() { ctl "$1" list_cluster | grep -c 'ejabberd@'; }
 joined() { [ "$(cluster_nodes "$1")" = 2 ]; }
 sts_revision() { k get statefulset "$1" -o jsonpath='{.status.updateRevision}'; }
 config_data() { k get configmap "$1" -o jsonpath='{.data}'; }
@@ -98,9 +98,11 @@ start=$(date +%s%N)
 helm xmpp install "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site.xmpp" -f "$FIX/values.yaml" \
   --set replicaCount=2 --wait --timeout 5m >/dev/null 2>"$WORK/install.err" || { cat "$WORK/install.err" >&2; fail "install"; }
 echo "ejabberd: install to both pods Ready $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
+# A new node joins pod 0 a few seconds after it starts (CTL_ON_CREATE), after the port is open.
 for pod in $STS-0 $STS-1; do
-  [ "$(cluster_nodes $pod)" = 2 ] || fail "$pod: list_cluster: $(ctl $pod list_cluster)"
+  until_ok 60 joined $pod || fail "$pod: list_cluster: $(ctl $pod list_cluster)"
 done
+echo "ejabberd: install to one cluster of two $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
 for user in admin alice bob carol; do ctl $STS-0 register $user $DOMAIN "$PASSWORD" >/dev/null; done
 ctl $STS-1 check_account alice $DOMAIN || fail "an account made on pod 0 is unknown on pod 1"
 forward pod/$STS-1 5222
