@@ -133,7 +133,7 @@ http=$FWD
   --variable "muc=conference.$DOMAIN" "$ROOT"/tests/hurl/*.hurl >"$WORK/hurl.out" 2>&1 ||
   { cat "$WORK/hurl.out" >&2; fail "hurl"; }
 forward svc/$STS 5222
-clients $FWD login-starttls,message,groupchat
+clients $FWD login-starttls,message,groupchat --muc "conference.$DOMAIN"
 pass
 
 # ------------------------------------------------------------------ 9b. the PodDisruptionBudget holds
@@ -158,14 +158,14 @@ helm xmpp upgrade "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site-upgraded.xmp
   --set replicaCount=2 --wait --timeout 5m >/dev/null 2>"$WORK/upgrade.err" || { cat "$WORK/upgrade.err" >&2; fail "upgrade"; }
 rolled_out $STS
 [ "$(config_data $STS-config)" != "$before_data" ] || fail "the ConfigMap did not change"
-grep -q pubsub <<<"$(config_data $STS-config)" || fail "the new service is not in the ConfigMap"
+grep -q mod_http_upload <<<"$(config_data $STS-config)" || fail "the new service is not in the ConfigMap"
 [ "$(sts_revision $STS)" != "$before_rev" ] || fail "the pods did not roll"
 for pod in $STS-0 $STS-1; do
   [ "$(k get pod $pod -o jsonpath='{.metadata.labels.controller-revision-hash}')" = "$(sts_revision $STS)" ] ||
     fail "$pod runs the old revision"
 done
 forward svc/$STS 5222
-clients $FWD disco --expect "pubsub.$DOMAIN"
+clients $FWD disco --expect "upload.$DOMAIN"
 pass
 
 # ------------------------------------------------------------------ 6. rollback
@@ -178,7 +178,7 @@ history=$(helm history "$REL" -n "$NS")
 echo "$history" >&2
 [ "$(tail -n +2 <<<"$history" | wc -l)" = 3 ] && grep -q "Rollback to 1" <<<"$history" || fail "history: $history"
 forward svc/$STS 5222
-if run_clients $FWD disco --expect "pubsub.$DOMAIN" 2>/dev/null; then fail "pubsub still answers"; fi
+if run_clients $FWD disco --expect "upload.$DOMAIN" 2>/dev/null; then fail "upload still answers"; fi
 pass
 
 # ------------------------------------------------------------------ 7. a compile error reaches nothing
@@ -267,7 +267,7 @@ begin uninstall
 for rel in "$REL" xp foreign; do helm uninstall "$rel" -n "$NS" --wait >/dev/null; done
 k wait --for=delete pod --all --timeout=120s >/dev/null 2>&1 || true
 left=$(k get all,configmap,secret,serviceaccount,pdb,ingress,networkpolicy,hpa -o name 2>/dev/null |
-  grep -v -e '^configmap/kube-root-ca.crt$' -e '^secret/xmpp-secrets$' -e '^secret/xmpp-tls$' || true)
+  grep -v -e '^configmap/kube-root-ca.crt$' -e '^serviceaccount/default$' -e '^secret/xmpp-secrets$' -e '^secret/xmpp-tls$' || true)
 [ -z "$left" ] || fail "left behind: $left"
 pvcs=$(k get pvc -o name | sort | tr '\n' ' ')
 [ "$pvcs" = "persistentvolumeclaim/data-xe-xmpp-0 persistentvolumeclaim/data-xe-xmpp-1 persistentvolumeclaim/data-xp-xmpp-0 " ] ||
