@@ -52,7 +52,10 @@ fn main() {
     let instantiate_and_call = median(501, || drop(sandbox.compile(&empty, limits).unwrap()));
     println!("## Loading and instantiating\n");
     println!("| step | median |\n|---|---|");
-    println!("| `Sandbox::new` (engine + deserialize the embedded precompiled component) | {} µs |", us(load));
+    println!(
+        "| `Sandbox::new` (engine + the precompiled component, mapped from the cache after a byte comparison) | {} µs |",
+        us(load)
+    );
     println!("| fresh store + instance + a call on an empty file (`compile`) | {} µs |\n", us(instantiate_and_call));
 
     println!("## Examples\n");
