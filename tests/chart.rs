@@ -9,7 +9,6 @@ use std::fs;
 use std::process::Output;
 
 use common::*;
-use serde::Deserialize as _;
 use serde_yaml_ng::Value;
 
 const HELMS: [&str; 2] = ["helm3", "helm4"];
@@ -34,13 +33,6 @@ fn render(helm: &str, dsl: &str, extra: &[&str]) -> Vec<Value> {
     let o = helm_xmpp(helm, &args);
     assert!(o.status.success(), "{helm} render {args:?}: {}", text(&o.stderr));
     documents(&text(&o.stdout))
-}
-
-fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml_ng::Deserializer::from_str(yaml)
-        .map(|d| Value::deserialize(d).unwrap())
-        .filter(|v| !v.is_null())
-        .collect()
 }
 
 fn find<'a>(docs: &'a [Value], kind: &str, suffix: &str) -> Option<&'a Value> {
@@ -109,11 +101,9 @@ fn validate(files: &[std::path::PathBuf]) {
     assert!(o.status.success() && problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// A tool in tests/setup's Python virtualenv.
 fn venv_tool(name: &str) -> std::path::PathBuf {
-    let helm = tool("helm4");
-    let venv = helm.parent().unwrap().parent().unwrap().join("venv/bin").join(name);
-    assert!(venv.exists(), "{} is missing: run tests/setup", venv.display());
-    venv
+    tool(&format!("../venv/bin/{name}"))
 }
 
 /// The validator really rejects a broken manifest: the check above can fail.
@@ -367,22 +357,11 @@ fn notes_say_how_to_reach_and_test_the_server() {
 /// the Helm that `helm xmpp` runs inherits them: `--namespace team` reaches every manifest.
 #[test]
 fn helm_global_flags_reach_the_helm_that_runs() {
-    let homes = TempDir::new("hx-global-flags").unwrap();
     for helm in HELMS {
-        let h = homes.0.join(helm);
-        let helm_cmd = || {
-            let mut c = std::process::Command::new(tool(helm));
-            c.current_dir(root())
-                .env_remove("HELM_PLUGINS")
-                .env("HELM_DATA_HOME", h.join("data"))
-                .env("HELM_CONFIG_HOME", h.join("config"))
-                .env("HELM_CACHE_HOME", h.join("cache"));
-            c
-        };
-        let o = run(helm_cmd().args(["plugin", "install", "."]));
+        let h = Helm::new(helm);
+        let o = run(h.cmd().args(["plugin", "install", "."]));
         assert!(o.status.success(), "{helm}: {}", text(&o.stderr));
-        let o =
-            run(helm_cmd().args(["--namespace", "team", "xmpp", "render", "charts/xmpp", "-f", "examples/site.xmpp"]));
+        let o = run(h.cmd().args(["--namespace", "team", "xmpp", "render", "charts/xmpp", "-f", "examples/site.xmpp"]));
         assert!(o.status.success(), "{helm}: {}", text(&o.stderr));
         let docs = documents(&text(&o.stdout));
         assert!(docs.len() > 5);
@@ -401,16 +380,10 @@ fn the_post_renderer_injects_the_configs_into_a_foreign_chart() {
     assert!(run(bin().current_dir(root()).arg("compile").arg(dsl).arg("-o").arg(&out.0)).status.success());
     let want = fs::read_to_string(out.0.join("ejabberd.yml")).unwrap();
 
-    let homes = TempDir::new("hx-postrender").unwrap();
+    let (helm3, helm4) = (Helm::new("helm3"), Helm::new("helm4"));
     let helm_cmd = |helm: &str| {
-        let mut c = std::process::Command::new(tool(helm));
-        let h = homes.0.join(helm);
-        c.current_dir(root())
-            .env("HELM_XMPP_BIN", env!("CARGO_BIN_EXE_helm-xmpp"))
-            .env_remove("HELM_PLUGINS")
-            .env("HELM_DATA_HOME", h.join("data"))
-            .env("HELM_CONFIG_HOME", h.join("config"))
-            .env("HELM_CACHE_HOME", h.join("cache"));
+        let mut c = if helm == "helm3" { helm3.cmd() } else { helm4.cmd() };
+        c.env("HELM_XMPP_BIN", env!("CARGO_BIN_EXE_helm-xmpp"));
         c
     };
     let o = run(helm_cmd("helm4").args(["plugin", "install", "plugin/postrender"]));
@@ -437,7 +410,7 @@ fn the_post_renderer_injects_the_configs_into_a_foreign_chart() {
         assert!(untouched["metadata"]["annotations"].is_null());
 
         // A compile error fails the render; Helm prints nothing.
-        let bad = homes.0.join("bad.xmpp");
+        let bad = helm3.home.0.join("bad.xmpp");
         fs::write(&bad, "domian \"x\" { }\n").unwrap();
         let o = rendered(bad.to_str().unwrap());
         assert!(!o.status.success(), "{helm} rendered a broken DSL");

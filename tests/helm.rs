@@ -8,37 +8,7 @@ use std::fs;
 use std::process::Command;
 
 use common::*;
-use serde::Deserialize as _;
 use serde_yaml_ng::Value;
-
-/// A Helm binary with its own plugin, config, data and cache folders.
-struct Helm {
-    bin: std::path::PathBuf,
-    home: TempDir,
-}
-
-impl Helm {
-    fn new(name: &str) -> Helm {
-        Helm { bin: tool(name), home: TempDir::new(&format!("hx-{name}")).unwrap() }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        let h = &self.home.0;
-        c.current_dir(root())
-            // Helm 4.2.4 installs local plugins under $HELM_DATA_HOME/plugins whatever HELM_PLUGINS says.
-            .env_remove("HELM_PLUGINS")
-            .env("HELM_DATA_HOME", h.join("data"))
-            .env("HELM_CONFIG_HOME", h.join("config"))
-            .env("HELM_CACHE_HOME", h.join("cache"));
-        c
-    }
-}
-
-/// The documents of a multi-document YAML stream.
-fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml_ng::Deserializer::from_str(yaml).map(|d| Value::deserialize(d).unwrap()).collect()
-}
 
 /// The `data` of the first ConfigMap in rendered manifests.
 fn configmap_data(manifests: &str) -> Value {

@@ -22,8 +22,9 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     times[runs / 2]
 }
 
-/// A generated site: `domains` domains of ~20 lines each, one set of listeners.
-pub fn generated(domains: usize) -> String {
+/// A generated site: `domains` domains of ~20 lines each, one set of listeners. bench/run takes its
+/// 1,000-domain file from here too (`HELM_XMPP_BENCH_LARGE=PATH`).
+fn generated(domains: usize) -> String {
     let mut s = String::from("targets ejabberd >= 24.12, prosody >= 13.0\n");
     for i in 0..domains {
         s.push_str(&format!(
@@ -45,6 +46,9 @@ fn us(d: Duration) -> String {
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let limits = Limits::default();
+    if let Some(path) = std::env::var_os("HELM_XMPP_BENCH_LARGE") {
+        std::fs::write(path, generated(1000)).unwrap();
+    }
 
     let load = median(51, || drop(Sandbox::new().unwrap()));
     let sandbox = Sandbox::new().unwrap();

@@ -83,28 +83,59 @@ impl Compiled {
     }
 }
 
-/// Compiles `(path, text)` sources, the root first.
-pub fn compile(kind: Kind, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
-    match kind {
-        Kind::Native => Ok(native(sources)),
-        Kind::Sandbox => Sandbox::new()?.compile(sources, limits),
+/// A compiler ready to run: the native one, or the sandbox with its component loaded once, for as
+/// many compiles and formats as the caller has.
+#[derive(Debug)]
+pub enum Compiler {
+    Native,
+    Sandbox(Sandbox),
+}
+
+impl Compiler {
+    pub fn new(kind: Kind) -> Result<Compiler> {
+        Ok(match kind {
+            Kind::Native => Compiler::Native,
+            Kind::Sandbox => Compiler::Sandbox(Sandbox::new()?),
+        })
     }
+
+    /// Compiles `(path, text)` sources, the root first.
+    pub fn compile(&self, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
+        match self {
+            Compiler::Native => Ok(native(sources)),
+            Compiler::Sandbox(s) => s.compile(sources, limits),
+        }
+    }
+
+    /// Formats one file's text; `Err` holds its syntax errors.
+    pub fn format(&self, text: &str, limits: Limits) -> Result<std::result::Result<String, Vec<Diagnostic>>> {
+        match self {
+            Compiler::Native => {
+                Ok(xmpp_compiler::format::format(text).map_err(|ds| ds.into_iter().map(from_native).collect()))
+            }
+            Compiler::Sandbox(s) => s.format(text, limits),
+        }
+    }
+}
+
+/// Compiles `(path, text)` sources, the root first, with a compiler made for this one call.
+pub fn compile(kind: Kind, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
+    Compiler::new(kind)?.compile(sources, limits)
+}
+
+/// Formats one file's text with a compiler made for this one call.
+pub fn format(kind: Kind, text: &str, limits: Limits) -> Result<std::result::Result<String, Vec<Diagnostic>>> {
+    Compiler::new(kind)?.format(text, limits)
 }
 
 /// Compiles the root file and every file it includes: the compiler names the includes it lacks,
 /// the host reads them (never outside the root file's folder) and compiles again.
 pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Result<(Vec<(String, String)>, Compiled)> {
-    let sandbox = match kind {
-        Kind::Sandbox => Some(Sandbox::new()?),
-        Kind::Native => None,
-    };
+    let compiler = Compiler::new(kind)?;
     let mut sources = vec![crate::files::read_source(root)?];
     let top = crate::files::folder_of(root)?;
     loop {
-        let compiled = match &sandbox {
-            Some(s) => s.compile(&sources, limits)?,
-            None => native(&sources),
-        };
+        let compiled = compiler.compile(&sources, limits)?;
         if compiled.needs.is_empty() {
             return Ok((sources, compiled));
         }
@@ -114,14 +145,6 @@ pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Resul
             }
             sources.push(crate::files::read_include(&top, path)?);
         }
-    }
-}
-
-/// Formats one file's text; `Err` holds its syntax errors.
-pub fn format(kind: Kind, text: &str, limits: Limits) -> Result<std::result::Result<String, Vec<Diagnostic>>> {
-    match kind {
-        Kind::Native => Ok(xmpp_compiler::format::format(text).map_err(|ds| ds.into_iter().map(from_native).collect())),
-        Kind::Sandbox => Sandbox::new()?.format(text, limits),
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use helm_xmpp::engine::{self, Compiled, Kind, Limits};
+use helm_xmpp::engine::{self, Compiled, Compiler, Kind, Limits};
 use helm_xmpp::{Error, Result, files, helm, report};
 
 /// Compile one XMPP configuration language to ejabberd.yml and prosody.cfg.lua, and feed them to Helm.
@@ -125,10 +125,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Cmd::Fmt { files: paths, check, engine } => {
+            let (compiler, limits) = (Compiler::new(engine.engine)?, engine.limits()?);
             let mut clean = true;
             for path in &paths {
                 let source = files::read_source(path)?;
-                match engine::format(engine.engine, &source.1, engine.limits()?)? {
+                match compiler.format(&source.1, limits)? {
                     Err(diagnostics) => {
                         for d in &diagnostics {
                             eprint!("{}", report::render(d, std::slice::from_ref(&source)));
@@ -178,20 +179,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(exit(&compiled))
         }
         Cmd::Compile { file, out, engine } => {
-            let (_, compiled) = compile(&file, &engine)?;
-            if compiled.has_errors() {
-                return Ok(ExitCode::FAILURE);
-            }
+            let Some(compiled) = without_errors(&file, &engine)? else { return Ok(ExitCode::FAILURE) };
             for path in files::write_all(&out, &compiled.files)? {
                 println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Configmap { file, name, namespace, engine } => {
-            let (_, compiled) = compile(&file, &engine)?;
-            if compiled.has_errors() {
-                return Ok(ExitCode::FAILURE);
-            }
+            let Some(compiled) = without_errors(&file, &engine)? else { return Ok(ExitCode::FAILURE) };
             print!("{}", helm::configmap_yaml(&compiled, &name, namespace.as_deref())?);
             Ok(ExitCode::SUCCESS)
         }
@@ -200,10 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Upgrade(a) => with_helm("upgrade", a),
         Cmd::Lint(a) => with_helm("lint", a),
         Cmd::Postrender { dsl, name, engine } => {
-            let (_, compiled) = compile(&dsl, &engine)?;
-            if compiled.has_errors() {
-                return Ok(ExitCode::FAILURE);
-            }
+            let Some(compiled) = without_errors(&dsl, &engine)? else { return Ok(ExitCode::FAILURE) };
             let mut manifests = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut manifests)
                 .map_err(|e| Error::new(format!("cannot read the manifests on standard input: {e}")))?;
@@ -215,11 +207,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
     let (dsl, rest) = helm::split_args(&a.args)?;
-    let (_, compiled) = compile(&dsl, &a.engine)?;
-    if compiled.has_errors() {
+    let Some(compiled) = without_errors(&dsl, &a.engine)? else {
         eprintln!("error: {} has errors; helm was not run", dsl.display());
         return Ok(ExitCode::FAILURE);
-    }
+    };
     let tmp = files::TempDir::new("helm-xmpp")?;
     let values = tmp.0.join("compiled-values.yaml");
     files::write_all(&tmp.0, &[("compiled-values.yaml".into(), helm::values_yaml(&compiled)?)])?;
@@ -238,6 +229,12 @@ fn compile(file: &Path, e: &EngineArgs) -> Result<(Vec<(String, String)>, Compil
         eprint!("{}", report::render(d, &sources));
     }
     Ok((sources, compiled))
+}
+
+/// `compile`, keeping the result only when it has no error (the diagnostics are printed either way).
+fn without_errors(file: &Path, e: &EngineArgs) -> Result<Option<Compiled>> {
+    let (_, compiled) = compile(file, e)?;
+    Ok((!compiled.has_errors()).then_some(compiled))
 }
 
 impl EngineArgs {

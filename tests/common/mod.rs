@@ -47,6 +47,40 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
+/// A Helm binary from tests/setup (`helm3`, `helm4`) with its own plugin, config, data and cache
+/// folders, run from the repository root.
+pub struct Helm {
+    pub bin: PathBuf,
+    pub home: TempDir,
+}
+
+impl Helm {
+    pub fn new(name: &str) -> Helm {
+        Helm { bin: tool(name), home: TempDir::new(&format!("hx-{name}")).unwrap() }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        let h = &self.home.0;
+        c.current_dir(root())
+            // Helm 4.2.4 installs local plugins under $HELM_DATA_HOME/plugins whatever HELM_PLUGINS says.
+            .env_remove("HELM_PLUGINS")
+            .env("HELM_DATA_HOME", h.join("data"))
+            .env("HELM_CONFIG_HOME", h.join("config"))
+            .env("HELM_CACHE_HOME", h.join("cache"));
+        c
+    }
+}
+
+/// The documents of a multi-document YAML stream (empty ones left out).
+pub fn documents(yaml: &str) -> Vec<serde_yaml_ng::Value> {
+    use serde::Deserialize as _;
+    serde_yaml_ng::Deserializer::from_str(yaml)
+        .map(|d| serde_yaml_ng::Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
 /// Polls `ready` until it is true or `limit` passes.
 pub fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
