@@ -69,22 +69,17 @@ fn main() -> anyhow::Result<()> {
     let cwasm = engine.precompile_component(&component)?;
     fs::write(out.join("compiler.wasm"), &component)?;
     fs::write(out.join("compiler.cwasm"), &cwasm)?;
-    let digest: String = sha2_hex(&cwasm);
-    fs::write(out.join("compiler.cwasm.sha256"), digest)?;
+    fs::write(out.join("compiler_len.rs"), format!("const PRECOMPILED_LEN: usize = {};\n", cwasm.len()))?;
     test_artifacts(&out, &engine, &component)?;
     println!("cargo:rustc-env=HELM_XMPP_TEST_ARTIFACTS={}", out.display());
     Ok(())
 }
 
-/// The artifact's digest names its cached copy: another wasmtime or configuration, another name.
-fn sha2_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Artifacts the tests feed to the loader, which must refuse them: a component importing a function
-/// the compiler's world does not grant (`rogue.cwasm`), and the real component precompiled for an
-/// engine configured otherwise, fuel off (`other-config.cwasm`).
+/// the compiler's world does not grant (`rogue.cwasm`); and the real component precompiled for an
+/// engine configured otherwise, fuel off (`other-config.cwasm`), by another wasmtime major version
+/// (`other-version.cwasm`), and for a CPU feature this machine lacks (`other-cpu.cwasm`, with the
+/// feature's name in `other-cpu.txt`; not made on a machine with every candidate feature).
 fn test_artifacts(out: &Path, engine: &wasmtime::Engine, component: &[u8]) -> anyhow::Result<()> {
     use wasm_encoder::{CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction};
     use wasm_encoder::{EntityType, ImportSection, Module, TypeSection, ValType};
@@ -122,5 +117,57 @@ fn test_artifacts(out: &Path, engine: &wasmtime::Engine, component: &[u8]) -> an
     let mut other = engine_config::config();
     other.consume_fuel(false);
     fs::write(out.join("other-config.cwasm"), wasmtime::Engine::new(&other)?.precompile_component(component)?)?;
+
+    let mut stale = engine.precompile_component(component)?;
+    let version = engine_version_range(&stale)?;
+    stale[version].fill(b'0');
+    fs::write(out.join("other-version.cwasm"), stale)?;
+
+    let _ = fs::remove_file(out.join("other-cpu.cwasm"));
+    if let Some(feature) = missing_cpu_feature() {
+        let mut other = engine_config::config();
+        // SAFETY: the flag only shapes the code generated for this artifact, which wasmtime must refuse
+        // on this machine (the test's point); it never runs.
+        #[allow(unsafe_code)]
+        unsafe {
+            other.cranelift_flag_enable(&format!("has_{feature}"));
+        }
+        fs::write(out.join("other-cpu.cwasm"), wasmtime::Engine::new(&other)?.precompile_component(component)?)?;
+        fs::write(out.join("other-cpu.txt"), feature)?;
+    }
     Ok(())
+}
+
+/// Where the wasmtime version lies in an artifact: its engine section starts with a format byte (0)
+/// and the version as a length-prefixed string, then the target triple, likewise.
+fn engine_version_range(cwasm: &[u8]) -> anyhow::Result<std::ops::Range<usize>> {
+    let triple = env::var("TARGET")?;
+    let at = cwasm
+        .windows(triple.len())
+        .position(|w| w == triple.as_bytes())
+        .ok_or_else(|| anyhow::anyhow!("no target triple in the artifact"))?;
+    (1..=16)
+        .filter(|&n| at >= n + 3)
+        .find(|&n| cwasm[at - 1] as usize == triple.len() && cwasm[at - 2 - n] as usize == n && cwasm[at - 3 - n] == 0)
+        .map(|n| at - 1 - n..at - 1)
+        .ok_or_else(|| anyhow::anyhow!("no engine version before the target triple"))
+}
+
+/// A CPU feature cranelift can target that this machine (where the tests run) lacks.
+fn missing_cpu_feature() -> Option<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        [
+            ("avx512f", has!("avx512f")),
+            ("avx512vbmi", has!("avx512vbmi")),
+            ("avx512bitalg", has!("avx512bitalg")),
+            ("avx2", has!("avx2")),
+        ]
+        .into_iter()
+        .find(|(_, present)| !present)
+        .map(|(name, _)| name)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
 }

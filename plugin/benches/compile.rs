@@ -50,14 +50,17 @@ fn main() {
         std::fs::write(path, generated(1000)).unwrap();
     }
 
-    let load = median(51, || drop(Sandbox::new().unwrap()));
+    // Loaded once per process (later calls share it), so this is one timing, first touch included,
+    // as in every `helm-xmpp` run.
+    let t = Instant::now();
     let sandbox = Sandbox::new().unwrap();
+    let load = t.elapsed();
     let empty = vec![("empty.xmpp".to_string(), String::new())];
     let instantiate_and_call = median(501, || drop(sandbox.compile(&empty, limits).unwrap()));
     println!("## Loading and instantiating\n");
     println!("| step | median |\n|---|---|");
     println!(
-        "| `Sandbox::new` (engine + the precompiled component, mapped from the cache after a byte comparison) | {} µs |",
+        "| `Sandbox::new`, once per process (engine + the precompiled component, used where it lies in the binary) | {} µs |",
         us(load)
     );
     println!("| fresh store + instance + a call on an empty file (`compile`) | {} µs |\n", us(instantiate_and_call));

@@ -16,10 +16,20 @@ mod bindings {
     wasmtime::component::bindgen!({ world: "compiler", path: "../guest/wit" });
 }
 
-/// The precompiled component, made by build.rs with this very wasmtime version and configuration.
-static PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/compiler.cwasm"));
-/// Its sha256, which names the cached copy on disk.
-static PRECOMPILED_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/compiler.cwasm.sha256"));
+include!(concat!(env!("OUT_DIR"), "/compiler_len.rs"));
+
+/// Page alignment, which wasmtime needs for the machine code inside the artifact.
+#[repr(C, align(4096))]
+struct PageAligned<T>(T);
+
+/// The precompiled component, made by build.rs with this very wasmtime version and configuration,
+/// placed in this binary's executable segment so that wasmtime runs it where it lies: loading it
+/// copies nothing, changes no page protection and reads no file; the kernel maps the pages a compile
+/// touches, from the binary itself.
+#[allow(unsafe_code)]
+#[unsafe(link_section = ".text.helm_xmpp_compiler")]
+static PRECOMPILED: PageAligned<[u8; PRECOMPILED_LEN]> =
+    PageAligned(*include_bytes!(concat!(env!("OUT_DIR"), "/compiler.cwasm")));
 /// The component itself (for inspection: its import list is checked by a test).
 pub static COMPONENT_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/compiler.wasm"));
 
@@ -162,26 +172,6 @@ fn from_native(d: xmpp_compiler::Diagnostic) -> Diagnostic {
     }
 }
 
-/// Where the precompiled component is cached: `$HELM_XMPP_CACHE`, else `$XDG_CACHE_HOME/helm-xmpp`,
-/// else `~/.cache/helm-xmpp`.
-fn cache_dir() -> Option<std::path::PathBuf> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
-    var("HELM_XMPP_CACHE")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("helm-xmpp")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache/helm-xmpp")))
-}
-
-/// Writes the embedded artifact to `path` through a temporary file renamed into place.
-fn write_cache(dir: &std::path::Path, path: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".compiler-{}.{}.tmp", std::process::id(), PRECOMPILED_SHA256.get(..12).unwrap_or("")));
-    let written = std::fs::write(&tmp, PRECOMPILED).and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
 fn port(p: bindings::Port) -> xmpp_compiler::Port {
     let routes = p.routes.into_iter().map(|r| xmpp_compiler::Route { kind: r.kind, path: r.path }).collect();
     xmpp_compiler::Port { name: p.name, port: p.port, routes }
@@ -202,8 +192,8 @@ fn native(sources: &[(String, String)]) -> Compiled {
     }
 }
 
-/// The loaded component, ready to instantiate.
-#[derive(Debug)]
+/// The loaded component, ready to instantiate (a clone shares it).
+#[derive(Debug, Clone)]
 pub struct Sandbox {
     engine: Engine,
     component: Component,
@@ -226,46 +216,56 @@ impl ResourceLimiter for State {
     }
 }
 
-impl Sandbox {
-    /// The embedded compiler component, made by build.rs from source with this very wasmtime and
-    /// configuration. Loading it from memory copies 2 MB into fresh pages, most of a short run's
-    /// time; so a copy is cached on disk (`compiler-<sha256>.cwasm` in the cache folder) and mapped
-    /// from there. The cached copy is used only when its mapped image is byte for byte the embedded
-    /// one, compared before anything in it runs; a missing, truncated, tampered or foreign file is
-    /// rewritten (a temporary file renamed into place, so concurrent runs never see a partial one),
-    /// and without a usable cache folder the embedded bytes are loaded directly. (Reading the file
-    /// once more to compare it before wasmtime parses it cost 0.7 ms a run; the cache folder is the
-    /// user's own, like the binaries beside it.)
-    pub fn new() -> Result<Sandbox> {
-        if let Some(dir) = cache_dir() {
-            let path = dir.join(format!("compiler-{PRECOMPILED_SHA256}.cwasm"));
-            if let Some(sandbox) = Self::from_cache(&path) {
-                return Ok(sandbox);
-            }
-            if write_cache(&dir, &path).is_ok()
-                && let Some(sandbox) = Self::from_cache(&path)
-            {
-                return Ok(sandbox);
-            }
-        }
-        Self::deserialize(PRECOMPILED)
+/// Publishes nothing: the embedded artifact already lies in this binary's executable segment (and
+/// refuses any other memory, which must come through `Sandbox::from_artifact`'s own engine).
+struct InPlace;
+
+impl wasmtime::CustomCodeMemory for InPlace {
+    fn required_alignment(&self) -> usize {
+        std::mem::align_of::<PageAligned<()>>()
     }
 
-    /// The cached artifact, when it is exactly the embedded one.
-    fn from_cache(path: &std::path::Path) -> Option<Sandbox> {
-        if std::fs::metadata(path).ok()?.len() != PRECOMPILED.len() as u64 {
-            return None;
+    fn publish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
+        let embedded = PRECOMPILED.0.as_ptr_range();
+        let (start, end) = (ptr as usize, ptr as usize + len);
+        if embedded.start as usize <= start && end <= embedded.end as usize {
+            Ok(())
+        } else {
+            Err(wasmtime::Error::msg("only the embedded compiler runs in place"))
         }
-        let engine = Engine::new(&engine_config::config()).ok()?;
-        // SAFETY: nothing in the image runs before it is compared below with the embedded artifact
-        // (see `deserialize` for why that one is trusted); wasmtime only parses and maps it here.
+    }
+
+    fn unpublish_executable(&self, _ptr: *const u8, _len: usize) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sandbox {
+    /// The embedded compiler component, made by build.rs from source with this very wasmtime and
+    /// configuration, used where it lies in the binary (see `PRECOMPILED`). It is loaded once per
+    /// process (wasmtime registers a piece of machine code once), and shared.
+    pub fn new() -> Result<Sandbox> {
+        static EMBEDDED: std::sync::OnceLock<std::result::Result<Sandbox, String>> = std::sync::OnceLock::new();
+        EMBEDDED.get_or_init(|| Self::load_embedded().map_err(|e| e.to_string())).clone().map_err(Error::new)
+    }
+
+    fn load_embedded() -> Result<Sandbox> {
+        let mut config = engine_config::config();
+        config.with_custom_code_memory(Some(std::sync::Arc::new(InPlace)));
+        let engine = Engine::new(&config).map_err(|e| Error::new(format!("wasmtime: {e}")))?;
+        let bytes = std::ptr::NonNull::from(&PRECOMPILED.0[..]);
+        // SAFETY: the artifact is part of this binary, so it is exactly what build.rs produced with
+        // `Engine::precompile_component`, the same pinned wasmtime and `engine_config::config()`; it is
+        // immutable and lives as long as the process. wasmtime still checks version, target and
+        // configuration compatibility before using it.
         #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize_file(&engine, path) }.ok()?;
-        let range = component.image_range();
-        // SAFETY: wasmtime keeps the image mapped, readable and unmodified while `component` lives.
-        #[allow(unsafe_code)]
-        let image = unsafe { std::slice::from_raw_parts(range.start, range.end as usize - range.start as usize) };
-        (image == PRECOMPILED).then_some(Sandbox { engine, component })
+        let component = unsafe { Component::deserialize_raw(&engine, bytes) }.map_err(|e| {
+            Error::new(format!(
+                "the compiler component cannot be loaded: {e:#}; rebuild helm-xmpp on this machine, \
+                 or use --engine native"
+            ))
+        })?;
+        Ok(Sandbox { engine, component })
     }
 
     /// A precompiled component from elsewhere, loaded only when its sha256 is `sha256`; wasmtime then
@@ -295,7 +295,7 @@ impl Sandbox {
 
     /// The embedded precompiled component (for the tests that tamper with a copy).
     pub fn embedded_artifact() -> &'static [u8] {
-        PRECOMPILED
+        &PRECOMPILED.0
     }
 
     /// The names the component imports; the sandbox's promise is that there are none.
