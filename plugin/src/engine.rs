@@ -22,12 +22,12 @@ include!(concat!(env!("OUT_DIR"), "/compiler_len.rs"));
 #[repr(C, align(4096))]
 struct PageAligned<T>(T);
 
-/// The precompiled component, made by build.rs with this very wasmtime version and configuration,
-/// placed in this binary's executable segment so that wasmtime runs it where it lies: loading it
-/// copies nothing, changes no page protection and reads no file; the kernel maps the pages a compile
-/// touches, from the binary itself.
+/// The precompiled component, made by build.rs with this very wasmtime version and configuration.
+/// On Linux it is placed in this binary's executable segment so that wasmtime runs it where it lies:
+/// loading it copies nothing, changes no page protection and reads no file; the kernel maps the pages
+/// a compile touches, from the binary itself. Elsewhere wasmtime copies it into fresh pages.
 #[allow(unsafe_code)]
-#[unsafe(link_section = ".text.helm_xmpp_compiler")]
+#[cfg_attr(target_os = "linux", unsafe(link_section = ".text.helm_xmpp_compiler"))]
 static PRECOMPILED: PageAligned<[u8; PRECOMPILED_LEN]> =
     PageAligned(*include_bytes!(concat!(env!("OUT_DIR"), "/compiler.cwasm")));
 /// The component itself (for inspection: its import list is checked by a test).
@@ -250,16 +250,25 @@ impl Sandbox {
     }
 
     fn load_embedded() -> Result<Sandbox> {
+        let in_place = cfg!(target_os = "linux"); // where `PRECOMPILED` lies in the executable segment
         let mut config = engine_config::config();
-        config.with_custom_code_memory(Some(std::sync::Arc::new(InPlace)));
+        if in_place {
+            config.with_custom_code_memory(Some(std::sync::Arc::new(InPlace)));
+        }
         let engine = Engine::new(&config).map_err(|e| Error::new(format!("wasmtime: {e}")))?;
-        let bytes = std::ptr::NonNull::from(&PRECOMPILED.0[..]);
         // SAFETY: the artifact is part of this binary, so it is exactly what build.rs produced with
         // `Engine::precompile_component`, the same pinned wasmtime and `engine_config::config()`; it is
         // immutable and lives as long as the process. wasmtime still checks version, target and
         // configuration compatibility before using it.
         #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize_raw(&engine, bytes) }.map_err(|e| {
+        let loaded = unsafe {
+            if in_place {
+                Component::deserialize_raw(&engine, std::ptr::NonNull::from(&PRECOMPILED.0[..]))
+            } else {
+                Component::deserialize(&engine, &PRECOMPILED.0[..])
+            }
+        };
+        let component = loaded.map_err(|e| {
             Error::new(format!(
                 "the compiler component cannot be loaded: {e:#}; rebuild helm-xmpp on this machine, \
                  or use --engine native"
