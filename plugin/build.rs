@@ -70,7 +70,7 @@ fn main() -> anyhow::Result<()> {
     fs::write(out.join("compiler.wasm"), &component)?;
     fs::write(out.join("compiler.cwasm"), &cwasm)?;
     fs::write(out.join("compiler_len.rs"), format!("const PRECOMPILED_LEN: usize = {};\n", cwasm.len()))?;
-    test_artifacts(&out, &engine, &component)?;
+    test_artifacts(&out, &engine, &component, &cwasm)?;
     println!("cargo:rustc-env=HELM_XMPP_TEST_ARTIFACTS={}", out.display());
     Ok(())
 }
@@ -78,9 +78,10 @@ fn main() -> anyhow::Result<()> {
 /// Artifacts the tests feed to the loader, which must refuse them: a component importing a function
 /// the compiler's world does not grant (`rogue.cwasm`); and the real component precompiled for an
 /// engine configured otherwise, fuel off (`other-config.cwasm`), by another wasmtime major version
-/// (`other-version.cwasm`), and for a CPU feature this machine lacks (`other-cpu.cwasm`, with the
-/// feature's name in `other-cpu.txt`; not made on a machine with every candidate feature).
-fn test_artifacts(out: &Path, engine: &wasmtime::Engine, component: &[u8]) -> anyhow::Result<()> {
+/// (`other-version.cwasm`), and for a CPU feature the building machine lacks (`other-cpu.cwasm`, with
+/// the feature's name in `other-cpu.txt`; neither is made on a machine with every candidate feature,
+/// and the test skips the case where the machine running it has the feature).
+fn test_artifacts(out: &Path, engine: &wasmtime::Engine, component: &[u8], cwasm: &[u8]) -> anyhow::Result<()> {
     use wasm_encoder::{CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction};
     use wasm_encoder::{EntityType, ImportSection, Module, TypeSection, ValType};
 
@@ -118,12 +119,14 @@ fn test_artifacts(out: &Path, engine: &wasmtime::Engine, component: &[u8]) -> an
     other.consume_fuel(false);
     fs::write(out.join("other-config.cwasm"), wasmtime::Engine::new(&other)?.precompile_component(component)?)?;
 
-    let mut stale = engine.precompile_component(component)?;
+    let mut stale = cwasm.to_vec();
     let version = engine_version_range(&stale)?;
     stale[version].fill(b'0');
     fs::write(out.join("other-version.cwasm"), stale)?;
 
-    let _ = fs::remove_file(out.join("other-cpu.cwasm"));
+    for stale in ["other-cpu.cwasm", "other-cpu.txt"] {
+        let _ = fs::remove_file(out.join(stale));
+    }
     if let Some(feature) = missing_cpu_feature() {
         let mut other = engine_config::config();
         // SAFETY: the flag only shapes the code generated for this artifact, which wasmtime must refuse
@@ -141,7 +144,7 @@ fn test_artifacts(out: &Path, engine: &wasmtime::Engine, component: &[u8]) -> an
 /// Where the wasmtime version lies in an artifact: its engine section starts with a format byte (0)
 /// and the version as a length-prefixed string, then the target triple, likewise.
 fn engine_version_range(cwasm: &[u8]) -> anyhow::Result<std::ops::Range<usize>> {
-    let triple = env::var("TARGET")?;
+    let triple = env::var("HOST")?; // the build script's engine compiles for the machine it runs on
     let at = cwasm
         .windows(triple.len())
         .position(|w| w == triple.as_bytes())
@@ -153,7 +156,8 @@ fn engine_version_range(cwasm: &[u8]) -> anyhow::Result<std::ops::Range<usize>> 
         .ok_or_else(|| anyhow::anyhow!("no engine version before the target triple"))
 }
 
-/// A CPU feature cranelift can target that this machine (where the tests run) lacks.
+/// A CPU feature cranelift can target that the building machine lacks (`cpu_has` in tests/sandbox.rs
+/// knows the same names).
 fn missing_cpu_feature() -> Option<&'static str> {
     #[cfg(target_arch = "x86_64")]
     {

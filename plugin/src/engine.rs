@@ -307,6 +307,13 @@ impl Sandbox {
         &PRECOMPILED.0
     }
 
+    /// Whether wasmtime runs this component from the bytes embedded in the binary, not a copy.
+    pub fn runs_in_place(&self) -> bool {
+        let image = self.component.image_range();
+        let embedded = PRECOMPILED.0.as_ptr_range();
+        embedded.start <= image.start && image.end <= embedded.end
+    }
+
     /// The names the component imports; the sandbox's promise is that there are none.
     pub fn imports(&self) -> Vec<String> {
         self.component.component_type().imports(&self.engine).map(|(name, _)| name.to_string()).collect()
@@ -379,4 +386,20 @@ fn sandbox_error(store: &Store<State>, e: wasmtime::Error, limits: Limits) -> Er
         ));
     }
     Error::new(format!("the sandboxed compiler failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::CustomCodeMemory;
+
+    #[test]
+    fn only_the_embedded_artifact_is_published_in_place() {
+        let embedded = PRECOMPILED.0.as_ptr_range();
+        let len = PRECOMPILED_LEN;
+        assert!(InPlace.publish_executable(embedded.start, len).is_ok());
+        assert!(InPlace.publish_executable(embedded.start, len + 1).is_err(), "runs past the end");
+        let elsewhere = vec![0u8; 4096];
+        assert!(InPlace.publish_executable(elsewhere.as_ptr(), elsewhere.len()).is_err());
+    }
 }
