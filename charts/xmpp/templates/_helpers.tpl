@@ -71,14 +71,6 @@ Usage: {{ include "xmpp.config" . }}
 {{- end -}}
 
 {{/*
-xmpp.configPath: where the selected server's image reads its config.
-Usage: {{ include "xmpp.configPath" . }}
-*/}}
-{{- define "xmpp.configPath" -}}
-{{- if eq .Values.server "ejabberd" -}}/opt/ejabberd/conf/ejabberd.yml{{- else -}}/etc/prosody/prosody.cfg.lua{{- end -}}
-{{- end -}}
-
-{{/*
 xmpp.serviceAccountName: the pods' ServiceAccount.
 Usage: {{ include "xmpp.serviceAccountName" . }}
 */}}

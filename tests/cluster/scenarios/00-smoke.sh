@@ -162,14 +162,15 @@ k -n "$NS" exec ejabberd -- test -f /opt/ejabberd/.erlang.cookie || fail "no Erl
 ! k -n "$NS" exec ejabberd -- touch /x 2>/dev/null || fail "the root filesystem is writable"
 step "ejabberd: CTL_ON_CREATE registered admin; Mnesia on the claim; root read-only; $(k -n "$NS" exec ejabberd -- id)"
 
-pf=$(port_forward "$NS" pod/prosody 15222:5222)
-out=$(xmpp_features 15222 localhost); kill "$pf" 2>/dev/null || true
-case $out in *"<stream:features"*) step "prosody stream features through port-forward: ${out:0:200}..." ;;
-  *) fail "no stream features from prosody through port-forward: '$out'" ;; esac
-pf=$(port_forward "$NS" pod/ejabberd 15223:5222)
-out=$(xmpp_features 15223 localhost); kill "$pf" 2>/dev/null || true
-case $out in *"<stream:features"*) step "ejabberd stream features through port-forward" ;;
-  *) fail "no stream features from ejabberd through port-forward: '$out'" ;; esac
+# features_through POD LOCAL_PORT: the pod's client stream features through a port-forward, into $out
+features_through() {
+  local pf
+  pf=$(port_forward "$NS" "pod/$1" "$2:5222")
+  out=$(xmpp_features "$2" localhost); kill "$pf" 2>/dev/null || true
+  case $out in *"<stream:features"*) ;; *) fail "no stream features from $1 through port-forward: '$out'" ;; esac
+}
+features_through prosody 15222; step "prosody stream features through port-forward: ${out:0:200}..."
+features_through ejabberd 15223; step "ejabberd stream features through port-forward"
 k -n "$NS" exec prosody -- test -d /var/lib/prosody || fail "no prosody data dir"
 step "prosody: $(k -n "$NS" exec prosody -- id); data dir $(k -n "$NS" exec prosody -- stat -c '%U:%G %a' /var/lib/prosody)"
 

@@ -231,7 +231,7 @@ pass
 
 # ------------------------------------------------------------------ 9. every values file, validated by the API server
 begin dry-run-server
-kubectl apply -f "$ROOT/tests/cluster/fixtures/crds.yaml" >/dev/null   # cert-manager's Certificate, ServiceMonitor
+kubectl apply -f "$FIX/crds.yaml" >/dev/null   # cert-manager's Certificate, ServiceMonitor
 for values in "" values-dev.yaml values-prod.yaml "values-prod.yaml values-gke.yaml"; do
   args=()
   for v in $values; do args+=(-f "$ROOT/charts/xmpp/$v"); done

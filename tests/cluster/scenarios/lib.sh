@@ -5,7 +5,7 @@
 k() { "$NODE" exec kubectl "$@"; }                  # kubectl inside the node's namespaces
 in_node() { "$NODE" exec "$@"; }                     # any command there (helm3, helm4, curl, ...)
 step() { printf '[%s %s] %s\n' "$(date +%T)" "${SCENARIO:-scenario}" "$*"; }
-fail() { step "FAIL: $*"; exit 1; }
+fail() { step "FAIL: $*" >&2; exit 1; }             # stderr: seen even inside $(...)
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # restricted_namespace NAME: a fresh namespace enforcing the `restricted` Pod Security level, with its
@@ -19,7 +19,7 @@ restricted_namespace() {
   fail "no default ServiceAccount in namespace $1"
 }
 
-# wait_ready NS POD TIMEOUT_S: prints the milliseconds since START_MS (set by the caller) once Ready
+# wait_ready NS POD TIMEOUT_S: returns once the pod is Ready; fails with its state, events and logs if not
 wait_ready() {
   if ! k -n "$1" wait --for=condition=Ready "pod/$2" --timeout="${3}s" >/dev/null; then
     k -n "$1" get pod "$2" -o wide || true
