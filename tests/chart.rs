@@ -94,11 +94,17 @@ fn every_values_file_lints_renders_and_validates_on_helm_3_and_4() {
 /// Validates manifests against the Kubernetes 1.37 schemas (kubernetes-validate, offline, strict:
 /// unknown fields are errors). Custom resources (Certificate, ServiceMonitor) have no schema there.
 fn validate(files: &[std::path::PathBuf]) {
-    let validator = venv_tool("kubernetes-validate");
-    let o = run(std::process::Command::new(&validator).args(["--strict", "--quiet", "-k", "1.37.0"]).args(files));
+    let o = run(kubernetes_validate().args(files));
     let report = format!("{}{}", text(&o.stdout), text(&o.stderr));
     let problems: Vec<&str> = report.lines().filter(|l| !l.contains("Couldn't find schema for kind")).collect();
     assert!(o.status.success() && problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The validator as every check here runs it.
+fn kubernetes_validate() -> std::process::Command {
+    let mut c = std::process::Command::new(venv_tool("kubernetes-validate"));
+    c.args(["--strict", "--quiet", "-k", "1.37.0"]);
+    c
 }
 
 /// A tool in tests/setup's Python virtualenv.
@@ -116,18 +122,16 @@ fn the_validator_rejects_a_mistyped_manifest() {
         "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{port: \"many\"}], bogus: 1}\n",
     )
     .unwrap();
-    let o = run(std::process::Command::new(venv_tool("kubernetes-validate")).args(["--strict", "--quiet"]).arg(&file));
+    let o = run(kubernetes_validate().arg(&file));
     assert!(!o.status.success(), "{}", text(&o.stdout));
 }
 
 #[test]
 fn every_example_reaches_the_configmap_byte_for_byte() {
-    for helm in HELMS {
-        for example in EXAMPLES {
-            let dsl = format!("examples/{example}.xmpp");
-            let out = TempDir::new("hx-compiled").unwrap();
-            let o = run(bin().current_dir(root()).arg("compile").arg(&dsl).arg("-o").arg(&out.0));
-            assert!(o.status.success(), "{}", text(&o.stderr));
+    for example in EXAMPLES {
+        let dsl = format!("examples/{example}.xmpp");
+        let out = compiled(&dsl);
+        for helm in HELMS {
             for (server, file) in [("ejabberd", "ejabberd.yml"), ("prosody", "prosody.cfg.lua")] {
                 let docs = render(helm, &dsl, &["--set", &format!("server={server}")]);
                 let cm = find(&docs, "ConfigMap", "-config").unwrap();
@@ -141,48 +145,40 @@ fn every_example_reaches_the_configmap_byte_for_byte() {
 /// Every pod of every part passes the `restricted` Pod Security level, with a read-only root.
 #[test]
 fn every_pod_is_restricted() {
-    let everything = [
-        "--set",
-        "postgresql.enabled=true",
-        "--set",
-        "coturn.enabled=true",
-        "--set",
-        "replicaCount=2",
-        "--set",
-        "tests.enabled=true",
+    let everything =
+        ["--set", "postgresql.enabled=true", "--set", "coturn.enabled=true", "--set", "tests.enabled=true"];
+    // tests/chart/old-ejabberd.xmpp: ejabberd < 24.12 gets the init container that writes the macros file.
+    let cases = [
+        ("ejabberd", "examples/production.xmpp"),
+        ("ejabberd", "tests/chart/old-ejabberd.xmpp"),
+        ("prosody", "examples/production.xmpp"),
     ];
-    for server in ["ejabberd", "prosody"] {
+    for (server, dsl) in cases {
         let replicas = if server == "prosody" { "replicaCount=1" } else { "replicaCount=2" };
         let mut args = everything.to_vec();
         args.extend(["--set", replicas, "--set"]);
         let server_arg = format!("server={server}");
         args.push(&server_arg);
-        // examples/old-secrets: ejabberd < 24.12 gets the init container that writes the macros file.
-        for dsl in ["examples/production.xmpp", "tests/chart/old-ejabberd.xmpp"] {
-            if server == "prosody" && dsl.contains("old-ejabberd") {
-                continue;
-            }
-            let docs = render("helm4", dsl, &args);
-            let pods = pod_specs(&docs);
-            assert!(pods.len() >= 4, "{server}: {:?}", kinds(&docs));
-            for (name, spec) in pods {
-                let pod = &spec["securityContext"];
-                assert_eq!(pod["runAsNonRoot"], true, "{name}");
-                assert_eq!(pod["seccompProfile"]["type"], "RuntimeDefault", "{name}");
-                assert_ne!(pod["runAsUser"], 0, "{name}");
-                assert_eq!(spec["automountServiceAccountToken"], false, "{name}");
-                assert!(spec["hostNetwork"].is_null() && spec["hostPID"].is_null(), "{name}");
-                let containers = spec["containers"].as_sequence().unwrap().iter();
-                let init = spec["initContainers"].as_sequence().into_iter().flatten();
-                for c in containers.chain(init) {
-                    let at = format!("{name} container {}", c["name"].as_str().unwrap());
-                    let sc = &c["securityContext"];
-                    assert_eq!(sc["allowPrivilegeEscalation"], false, "{at}");
-                    assert_eq!(sc["readOnlyRootFilesystem"], true, "{at}");
-                    assert_eq!(sc["runAsNonRoot"], true, "{at}");
-                    assert_eq!(sc["capabilities"]["drop"], Value::Sequence(vec!["ALL".into()]), "{at}");
-                    assert!(sc["capabilities"]["add"].is_null() && sc["privileged"].is_null(), "{at}");
-                }
+        let docs = render("helm4", dsl, &args);
+        let pods = pod_specs(&docs);
+        assert!(pods.len() >= 4, "{server}: {:?}", kinds(&docs));
+        for (name, spec) in pods {
+            let pod = &spec["securityContext"];
+            assert_eq!(pod["runAsNonRoot"], true, "{name}");
+            assert_eq!(pod["seccompProfile"]["type"], "RuntimeDefault", "{name}");
+            assert_ne!(pod["runAsUser"], 0, "{name}");
+            assert_eq!(spec["automountServiceAccountToken"], false, "{name}");
+            assert!(spec["hostNetwork"].is_null() && spec["hostPID"].is_null(), "{name}");
+            let containers = spec["containers"].as_sequence().unwrap().iter();
+            let init = spec["initContainers"].as_sequence().into_iter().flatten();
+            for c in containers.chain(init) {
+                let at = format!("{name} container {}", c["name"].as_str().unwrap());
+                let sc = &c["securityContext"];
+                assert_eq!(sc["allowPrivilegeEscalation"], false, "{at}");
+                assert_eq!(sc["readOnlyRootFilesystem"], true, "{at}");
+                assert_eq!(sc["runAsNonRoot"], true, "{at}");
+                assert_eq!(sc["capabilities"]["drop"], Value::Sequence(vec!["ALL".into()]), "{at}");
+                assert!(sc["capabilities"]["add"].is_null() && sc["privileged"].is_null(), "{at}");
             }
         }
     }
@@ -191,22 +187,22 @@ fn every_pod_is_restricted() {
 /// Each optional part is there when its value says so, and only then.
 #[test]
 fn optional_parts_come_and_go_with_their_values() {
-    // (values that turn it on, the kind and name suffix that appears, a DSL it needs)
-    let ex = "examples/production.xmpp";
-    let cases: &[(&[&str], &str, &str, &str)] = &[
-        (&["ingress.enabled=true"], "Ingress", "-xmpp", ex),
-        (&["tls.certManager.enabled=true", "tls.certManager.issuerRef.name=le"], "Certificate", "-xmpp", ex),
-        (&["postgresql.enabled=true"], "StatefulSet", "-postgresql", ex),
-        (&["postgresql.enabled=true"], "Service", "-postgresql", ex),
-        (&["coturn.enabled=true"], "Deployment", "-coturn", ex),
-        (&["networkPolicy.enabled=true"], "NetworkPolicy", "-xmpp", ex),
-        (&["autoscaling.enabled=true"], "HorizontalPodAutoscaler", "-xmpp", ex),
-        (&["server=prosody", "metrics.serviceMonitor.enabled=true"], "ServiceMonitor", "-xmpp", ex),
+    // (values that turn it on, the kind and name suffix that appears)
+    let dsl = "examples/production.xmpp";
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["ingress.enabled=true"], "Ingress", "-xmpp"),
+        (&["tls.certManager.enabled=true", "tls.certManager.issuerRef.name=le"], "Certificate", "-xmpp"),
+        (&["postgresql.enabled=true"], "StatefulSet", "-postgresql"),
+        (&["postgresql.enabled=true"], "Service", "-postgresql"),
+        (&["coturn.enabled=true"], "Deployment", "-coturn"),
+        (&["networkPolicy.enabled=true"], "NetworkPolicy", "-xmpp"),
+        (&["autoscaling.enabled=true"], "HorizontalPodAutoscaler", "-xmpp"),
+        (&["server=prosody", "metrics.serviceMonitor.enabled=true"], "ServiceMonitor", "-xmpp"),
     ];
     fn set<'a>(values: &[&'a str]) -> Vec<&'a str> {
         values.iter().flat_map(|v| ["--set", v]).collect()
     }
-    for (on, kind, suffix, dsl) in cases {
+    for (on, kind, suffix) in cases {
         let with = render("helm4", dsl, &set(on));
         assert!(find(&with, kind, suffix).is_some(), "{on:?}: no {kind} *{suffix} in {:?}", kinds(&with));
         let off: Vec<&str> = on.iter().copied().filter(|v| v.starts_with("server=")).collect();
@@ -215,27 +211,27 @@ fn optional_parts_come_and_go_with_their_values() {
     }
 
     // On by default, off by value.
-    let defaults = render("helm4", ex, &[]);
+    let defaults = render("helm4", dsl, &[]);
     for (kind, value) in [
         ("PodDisruptionBudget", "podDisruptionBudget.enabled=false"),
         ("ServiceAccount", "serviceAccount.create=false"),
         ("Pod", "tests.enabled=false"),
     ] {
         assert!(find(&defaults, kind, "").is_some(), "{kind} by default: {:?}", kinds(&defaults));
-        assert!(find(&render("helm4", ex, &["--set", value]), kind, "").is_none(), "{value}");
+        assert!(find(&render("helm4", dsl, &["--set", value]), kind, "").is_none(), "{value}");
     }
 
     // Persistence: a claim per pod, or an emptyDir.
     let sts = |docs: &[Value]| find(docs, "StatefulSet", "-xmpp").unwrap().clone();
     let claims = sts(&defaults)["spec"]["volumeClaimTemplates"].clone();
     assert_eq!(claims[0]["metadata"]["name"], "data");
-    let ephemeral = sts(&render("helm4", ex, &["--set", "persistence.enabled=false"]));
+    let ephemeral = sts(&render("helm4", dsl, &["--set", "persistence.enabled=false"]));
     assert!(ephemeral["spec"]["volumeClaimTemplates"].is_null());
     let volumes = ephemeral["spec"]["template"]["spec"]["volumes"].as_sequence().unwrap();
     assert!(volumes.iter().any(|v| v["name"] == "data" && v["emptyDir"].is_mapping()));
 
     // The HPA owns the replica count; clustering appears with a second node.
-    let scaled = sts(&render("helm4", ex, &["--set", "autoscaling.enabled=true"]));
+    let scaled = sts(&render("helm4", dsl, &["--set", "autoscaling.enabled=true"]));
     assert!(scaled["spec"]["replicas"].is_null());
     let env_names = |s: &Value| -> Vec<String> {
         s["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -246,7 +242,7 @@ fn optional_parts_come_and_go_with_their_values() {
             .collect()
     };
     assert!(!env_names(&sts(&defaults)).contains(&"CTL_ON_CREATE".to_string()));
-    let two = sts(&render("helm4", ex, &["--set", "replicaCount=2"]));
+    let two = sts(&render("helm4", dsl, &["--set", "replicaCount=2"]));
     assert!(env_names(&two).contains(&"CTL_ON_CREATE".to_string()));
 
     // ejabberd < 24.12: the secrets reach it through an init container writing the macros file.
@@ -376,24 +372,25 @@ fn helm_global_flags_reach_the_helm_that_runs() {
 #[test]
 fn the_post_renderer_injects_the_configs_into_a_foreign_chart() {
     let dsl = "examples/site.xmpp";
-    let out = TempDir::new("hx-compiled").unwrap();
-    assert!(run(bin().current_dir(root()).arg("compile").arg(dsl).arg("-o").arg(&out.0)).status.success());
+    let out = compiled(dsl);
     let want = fs::read_to_string(out.0.join("ejabberd.yml")).unwrap();
 
     let (helm3, helm4) = (Helm::new("helm3"), Helm::new("helm4"));
-    let helm_cmd = |helm: &str| {
-        let mut c = if helm == "helm3" { helm3.cmd() } else { helm4.cmd() };
+    let helm_cmd = |helm: &Helm| {
+        let mut c = helm.cmd();
         c.env("HELM_XMPP_BIN", env!("CARGO_BIN_EXE_helm-xmpp"));
         c
     };
-    let o = run(helm_cmd("helm4").args(["plugin", "install", "plugin/postrender"]));
+    let o = run(helm_cmd(&helm4).args(["plugin", "install", "plugin/postrender"]));
     assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    let bad = out.0.join("bad.xmpp");
+    fs::write(&bad, "domian \"x\" { }\n").unwrap();
 
     let script = root().join("plugin/postrender/postrender.sh");
     let script = script.to_str().unwrap();
-    for (helm, renderer) in [("helm3", script), ("helm4", "xmpp-postrender")] {
+    for (helm, h, renderer) in [("helm3", &helm3, script), ("helm4", &helm4, "xmpp-postrender")] {
         let rendered = |dsl: &str| {
-            run(helm_cmd(helm)
+            run(helm_cmd(h)
                 .args(["template", "x", "tests/chart/foreign", "--post-renderer", renderer])
                 .args(["--post-renderer-args", &format!("--dsl={dsl}")]))
         };
@@ -410,8 +407,6 @@ fn the_post_renderer_injects_the_configs_into_a_foreign_chart() {
         assert!(untouched["metadata"]["annotations"].is_null());
 
         // A compile error fails the render; Helm prints nothing.
-        let bad = helm3.home.0.join("bad.xmpp");
-        fs::write(&bad, "domian \"x\" { }\n").unwrap();
         let o = rendered(bad.to_str().unwrap());
         assert!(!o.status.success(), "{helm} rendered a broken DSL");
         assert!(o.stdout.is_empty());

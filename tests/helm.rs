@@ -19,13 +19,6 @@ fn configmap_data(manifests: &str) -> Value {
         .unwrap_or_else(|| panic!("no ConfigMap in:\n{manifests}"))
 }
 
-fn compiled(file: &str) -> TempDir {
-    let out = TempDir::new("hx-compiled").unwrap();
-    let o = run(bin().current_dir(root()).arg("compile").arg(file).arg("-o").arg(&out.0));
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    out
-}
-
 fn plugin_renders_the_compiled_configs(helm_name: &str) {
     let helm = Helm::new(helm_name);
     let o = run(helm.cmd().arg("plugin").arg("install").arg(root()));
@@ -105,7 +98,6 @@ fn the_chart_refuses_to_render_without_a_compiled_config() {
 /// are never in the manifests, and the chart refuses to render without the Secret's name.
 #[test]
 fn secrets_come_from_a_secret_and_never_from_the_configmap() {
-    let fake = TempDir::new("hx-secret").unwrap();
     let helm4 = tool("helm4");
     let render = |extra: &[&str]| {
         run(bin()
@@ -140,7 +132,6 @@ fn secrets_come_from_a_secret_and_never_from_the_configmap() {
     let cm = configmap_data(&text(&o.stdout));
     let config = cm["ejabberd.yml"].as_str().unwrap();
     assert!(config.contains("sql_password: XMPP_DB_PASSWORD"), "the config names the macro, not a value");
-    drop(fake);
 }
 
 /// The ConfigMap, and with it the pods' checksum annotation, change when the DSL does.

@@ -62,10 +62,9 @@ fn generate(rng: &mut Rng) -> String {
             s.push_str("  profile modern\n");
         } else if rng.chance(60) {
             let n = 1 + rng.below(4);
-            let picked: Vec<&str> = (0..n).map(|_| rng.pick(FEATURES)).collect();
-            let mut unique = picked.clone();
-            unique.dedup();
-            s.push_str(&format!("  features {}\n", unique.join(", ")));
+            let mut picked: Vec<&str> = (0..n).map(|_| rng.pick(FEATURES)).collect();
+            picked.dedup(); // adjacent repeats only, as the generator has always done
+            s.push_str(&format!("  features {}\n", picked.join(", ")));
         }
         if rng.chance(50) {
             let retention = rng.pick(&["", "; retention 30d", "; retention 52w", "; retention 1y"]);

@@ -154,6 +154,15 @@ pub fn chown(path: &Path, user: &str) {
     assert!(out.status.success(), "chown failed: {}", text(&out.stderr));
 }
 
+/// `helm-xmpp compile FILE` run from the repository root (FILE relative to it, as the headers name
+/// it), into a fresh folder.
+pub fn compiled(file: &str) -> TempDir {
+    let out = TempDir::new("hx-compiled").unwrap();
+    let o = run(bin().current_dir(root()).arg("compile").arg(file).arg("-o").arg(&out.0));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    out
+}
+
 /// Compiles `dsl` with the built binary into `dir`; panics with the diagnostics on failure.
 pub fn compile_into(dsl: &Path, dir: &Path) {
     let out = run(bin().arg("compile").arg(dsl).arg("-o").arg(dir));
