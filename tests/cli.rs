@@ -58,14 +58,30 @@ fn write(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
 fn a_syntax_error_shows_place_line_caret_and_suggestion() {
     let tmp = TempDir::new("hx-syntax").unwrap();
     let f = write(&tmp.0, "bad.xmpp", "domain \"chat.example.com\" {\n  admins alice\n}\nlisten clinet 5222\n");
-    let o = run(bin().arg("check").arg(&f));
+    let o = run(bin().arg("check").arg(&f).env_remove("CLICOLOR_FORCE"));
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     let expected = format!(
-        "error[E001]: expected `client`, `federation` or `http`, found `clinet`\n --> {}:4:8\n  |\n4 | listen clinet 5222\n  |        ^^^^^^\n  = hint: try `client`\n",
+        "error[E001]: expected `client`, `federation` or `http`, found `clinet`\n --> {}:4:8\n  |\n4 | listen clinet 5222\n  |        ^^^^^^\n  |\n  = hint: try `client`\n",
         f.display()
     );
-    assert_eq!(err, expected);
+    assert_eq!(err, expected, "not a terminal: no colour");
+    // Colour where it is asked for (as on a terminal), and never under NO_COLOR.
+    let coloured = run(bin().arg("check").arg(&f).env("CLICOLOR_FORCE", "1").env_remove("NO_COLOR"));
+    assert!(text(&coloured.stderr).contains("\x1b["), "{}", text(&coloured.stderr));
+    let plain = run(bin().arg("check").arg(&f).env("CLICOLOR_FORCE", "1").env("NO_COLOR", "1"));
+    assert_eq!(text(&plain.stderr), expected, "NO_COLOR is honoured");
+}
+
+#[test]
+fn a_span_over_several_lines_shows_each_line() {
+    let tmp = TempDir::new("hx-multiline").unwrap();
+    let f = write(&tmp.0, "bad.xmpp", "domain \"chat.example.com\" { }\nejabberd {\n  hosts: [\n  oops\n}\n");
+    let o = run(bin().arg("check").arg(&f).env_remove("CLICOLOR_FORCE"));
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("error[E019]") && err.contains(":2:11"), "{err}");
+    assert!(err.contains("3 | |   hosts: [") && err.contains("4 | |   oops"), "each line of the span, marked: {err}");
 }
 
 #[test]
@@ -162,4 +178,18 @@ fn fmt_refuses_a_file_that_does_not_parse() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("error[E001]"));
     assert_eq!(fs::read_to_string(&f).unwrap(), "domain {\n", "left untouched");
+}
+
+/// The integration tests live outside the package (`autotests = false`), so each one is listed in
+/// plugin/Cargo.toml; a file added under tests/ and not listed there would never run.
+#[test]
+fn every_test_file_is_registered() {
+    let manifest = fs::read_to_string(root().join("plugin/Cargo.toml")).unwrap();
+    for entry in fs::read_dir(root().join("tests")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".rs") {
+            let listed = format!("[[test]]\nname = \"{stem}\"\npath = \"../tests/{name}\"");
+            assert!(manifest.contains(&listed), "tests/{name} is not registered: add to plugin/Cargo.toml\n{listed}");
+        }
+    }
 }

@@ -30,7 +30,7 @@ fn every_bad_input_gives_exactly_its_expected_diagnostics() {
         assert_eq!(native, boxed, "engines differ on {}", path.display());
         assert!(native.files.is_empty() || !native.has_errors());
         let mut got: Vec<String> =
-            native.diagnostics.iter().map(|d| format!("{} {}:{}", d.code, d.line, d.col)).collect();
+            native.diagnostics.iter().map(|d| format!("{} {}:{}", d.code.as_str(), d.line, d.col)).collect();
         for d in &native.diagnostics {
             let first = d.message.chars().next().unwrap_or(' ');
             assert!(
@@ -43,7 +43,7 @@ fn every_bad_input_gives_exactly_its_expected_diagnostics() {
                 assert!(!h.ends_with('.'), "style of hint {h:?}");
             }
         }
-        codes_seen.extend(native.diagnostics.iter().map(|d| d.code.clone()));
+        codes_seen.extend(native.diagnostics.iter().map(|d| d.code.as_str().to_string()));
         expected.sort();
         got.sort();
         if expected != got {

@@ -31,10 +31,55 @@ fn every_example_in_the_language_reference_compiles() {
         let errors: Vec<_> = out
             .diagnostics
             .iter()
-            .filter(|d| d.error)
-            .map(|d| format!("{} {}:{} {}", d.code, d.line, d.col, d.message))
+            .filter(|d| d.is_error())
+            .map(|d| format!("{} {}:{} {}", d.code.as_str(), d.line, d.col, d.message))
             .collect();
         assert!(errors.is_empty(), "{block}\n{errors:?}");
         assert_eq!(out.files.len(), 2, "{block}");
+    }
+}
+
+/// The capability table in docs/language.md is the compiler's own, row for row.
+#[test]
+fn the_capability_table_is_the_compilers() {
+    use xmpp_compiler::facts::{CAPABILITIES, Otherwise, Since};
+    let mut table = String::from("| what you write | server | releases that can | otherwise |\n|---|---|---|---|\n");
+    for c in CAPABILITIES {
+        let releases = match c.since {
+            Since::Never => "none".to_string(),
+            Since::Release(v) => format!("{v} and later"),
+        };
+        let code = match (c.otherwise, c.since) {
+            (Otherwise::Render, _) => "rendered another way",
+            (Otherwise::Warn, _) => "W001",
+            (Otherwise::Refuse, Since::Release(_)) => "E015",
+            (Otherwise::Refuse, Since::Never) => "E020",
+        };
+        let since = match c.since {
+            Since::Release(v) => v.to_string(),
+            Since::Never => String::new(),
+        };
+        let fill = |t: &str| t.replace("{since}", &since).replace("{target}", "an older one").replace("{arg}", "…");
+        let when = if c.with_other { " (when both servers are targets)" } else { "" };
+        table.push_str(&format!(
+            "| {} | {} | {releases} | {code}{when}: {}{} |\n",
+            c.construct.written(),
+            c.server.name(),
+            fill(c.message),
+            c.hint.map_or(String::new(), |h| format!(" ({})", fill(h))),
+        ));
+    }
+    let path = root().join("docs/language.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- capabilities: begin -->\n", "<!-- capabilities: end -->");
+    let (head, rest) = doc.split_once(begin).expect("the capabilities markers");
+    let (current, tail) = rest.split_once(end).expect("the capabilities end marker");
+    if current != table {
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, format!("{head}{begin}{table}{end}{tail}")).unwrap();
+        }
+        panic!(
+            "docs/language.md's capability table differs from facts::CAPABILITIES; UPDATE_DOCS=1 rewrites it:\n{table}"
+        );
     }
 }

@@ -45,11 +45,13 @@ fn plugin_renders_the_compiled_configs(helm_name: &str) {
 }
 
 #[test]
+#[ignore = "needs tests/setup: real Helm 3 and 4"]
 fn helm_3_installs_the_plugin_and_renders_the_compiled_configs() {
     plugin_renders_the_compiled_configs("helm3");
 }
 
 #[test]
+#[ignore = "needs tests/setup: real Helm 3 and 4"]
 fn helm_4_installs_the_plugin_and_renders_the_compiled_configs() {
     plugin_renders_the_compiled_configs("helm4");
 }
@@ -87,16 +89,18 @@ fn a_compile_error_stops_before_helm_runs() {
 }
 
 #[test]
+#[ignore = "needs tests/setup: real Helm 3 and 4"]
 fn the_chart_refuses_to_render_without_a_compiled_config() {
     let helm = Helm::new("helm4");
     let o = run(helm.cmd().args(["template", "charts/xmpp"]));
     assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("compiled.ejabberd is empty"), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("compiled.files is empty"), "{}", text(&o.stderr));
 }
 
 /// Secrets the DSL references come from an existing Secret into the pod's environment; their values
 /// are never in the manifests, and the chart refuses to render without the Secret's name.
 #[test]
+#[ignore = "needs tests/setup: real Helm 3 and 4"]
 fn secrets_come_from_a_secret_and_never_from_the_configmap() {
     let helm4 = tool("helm4");
     let render = |extra: &[&str]| {
@@ -136,6 +140,7 @@ fn secrets_come_from_a_secret_and_never_from_the_configmap() {
 
 /// The ConfigMap, and with it the pods' checksum annotation, change when the DSL does.
 #[test]
+#[ignore = "needs tests/setup: real Helm 3 and 4"]
 fn a_changed_dsl_changes_the_configmap_and_the_checksum() {
     let tmp = TempDir::new("hx-checksum").unwrap();
     let helm4 = tool("helm4");
@@ -163,6 +168,7 @@ fn a_changed_dsl_changes_the_configmap_and_the_checksum() {
 
 /// The chart's schema refuses unknown and mistyped values with a message naming them.
 #[test]
+#[ignore = "needs tests/setup: real Helm 3 and 4"]
 fn the_schema_refuses_bad_values() {
     let helm4 = tool("helm4");
     for (set, says) in [("bogus=1", "bogus"), ("server=openfire", "server"), ("replicaCount=0", "replicaCount")] {

@@ -129,11 +129,12 @@ fn generate(rng: &mut Rng) -> String {
 }
 
 /// The files without their first line (the header names the sources' digest, which layout changes).
-fn bodies(files: &[(String, String)]) -> Vec<(String, String)> {
-    files.iter().map(|(n, t)| (n.clone(), t.split_once('\n').map_or("", |(_, rest)| rest).to_string())).collect()
+fn bodies(files: &[xmpp_compiler::OutFile]) -> Vec<(String, String)> {
+    files.iter().map(|f| (f.name.clone(), f.text.split_once('\n').map_or("", |(_, rest)| rest).to_string())).collect()
 }
 
 #[test]
+#[ignore = "needs tests/setup: luac5.4"]
 fn accepted_files_give_valid_yaml_and_lua_format_idempotently_and_agree_in_the_sandbox() {
     let seed = std::env::var("PROPERTY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_5a11_u64);
     let cases: usize = std::env::var("PROPERTY_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(150);
@@ -152,8 +153,9 @@ fn accepted_files_give_valid_yaml_and_lua_format_idempotently_and_agree_in_the_s
             continue;
         }
         accepted += 1;
-        for (name, body) in &native.files {
-            if name.ends_with(".yml") {
+        for f in &native.files {
+            let body = &f.text;
+            if f.name.ends_with(".yml") {
                 let parsed: Result<serde_yaml_ng::Value, _> = serde_yaml_ng::from_str(body);
                 assert!(parsed.as_ref().is_ok_and(|v| v["hosts"].is_sequence()), "case {case}: {parsed:?}\n{dsl}");
             } else {

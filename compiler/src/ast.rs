@@ -3,7 +3,7 @@
 //! Built by [`crate::syntax`] from pest's pairs; read by [`crate::check`], which drops the spans.
 
 /// A byte range in one source file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     /// Index of the file in the sources given to [`crate::compile`].
     pub file: usize,
@@ -116,11 +116,7 @@ pub enum Secret {
     File(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Server {
-    Ejabberd,
-    Prosody,
-}
+pub use crate::facts::Server;
 
 #[derive(Debug)]
 pub struct Target {

@@ -1,8 +1,12 @@
 //! Diagnostics are data: a code, a message, a place, and maybe a hint. Only the binary renders them.
 
-use crate::ast::Span;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+use crate::ast::Span;
+use crate::facts::Construct;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
     Warning,
@@ -12,7 +16,9 @@ pub enum Severity {
 /// The doc line of each names an input that triggers it.
 macro_rules! codes {
     ($($(#[doc = $doc:literal])* $name:ident = $code:literal, $explain:literal;)*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        /// Written as its short code (`"E001"`) wherever it is serialized.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(into = "&'static str", try_from = "String")]
         pub enum Code { $($(#[doc = $doc])* $name,)* }
 
         impl Code {
@@ -95,8 +101,22 @@ codes! {
         server that can; the other output says so in a comment where it can. Nothing is dropped silently.";
 }
 
+impl From<Code> for &'static str {
+    fn from(code: Code) -> &'static str {
+        code.as_str()
+    }
+}
+
+impl TryFrom<String> for Code {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Code, String> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == text).ok_or_else(|| format!("unknown code `{text}`"))
+    }
+}
+
 /// One finding, with its place already turned into line and column.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub code: Code,
     pub severity: Severity,
@@ -116,13 +136,24 @@ impl Diagnostic {
     }
 }
 
-/// Collects diagnostics while a stage runs; positions are resolved against the sources.
+/// A construct the author wrote, and where: what the compatibility pass holds against the targets.
+#[derive(Debug, Clone)]
+pub(crate) struct Use {
+    pub(crate) construct: Construct,
+    pub(crate) span: Span,
+    /// A detail the messages name (a feature's word, a number of days), or empty.
+    pub(crate) arg: String,
+}
+
+/// Collects diagnostics while a stage runs (positions resolved against the sources), and the
+/// constructs lowering meets, for the compatibility pass.
 #[derive(Debug)]
 pub(crate) struct Sink<'a> {
     sources: &'a [crate::Source],
     /// Byte offsets where each source's lines start, so a position costs a binary search, not a scan.
     lines: Vec<Vec<usize>>,
     pub(crate) found: Vec<Diagnostic>,
+    pub(crate) uses: Vec<Use>,
 }
 
 impl<'a> Sink<'a> {
@@ -131,7 +162,7 @@ impl<'a> Sink<'a> {
             .iter()
             .map(|s| std::iter::once(0).chain(s.text.match_indices('\n').map(|(i, _)| i + 1)).collect())
             .collect();
-        Sink { sources, lines, found: Vec::new() }
+        Sink { sources, lines, found: Vec::new(), uses: Vec::new() }
     }
 
     /// 1-based line and character column of a byte offset in one source.
@@ -159,6 +190,11 @@ impl<'a> Sink<'a> {
         &mut self.found[last]
     }
 
+    /// Notes that the author wrote `construct` at `span`.
+    pub(crate) fn used(&mut self, construct: Construct, span: Span, arg: &str) {
+        self.uses.push(Use { construct, span, arg: arg.to_string() });
+    }
+
     pub(crate) fn has_errors(&self) -> bool {
         self.found.iter().any(Diagnostic::is_error)
     }
@@ -174,25 +210,16 @@ fn clamp(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
+/// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo. Two
+/// letters swapped count as one edit (`lgo` → `log`): the optimal string alignment distance.
 pub fn nearest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let limit = (word.chars().count() / 3).max(1);
-    candidates.into_iter().map(|c| (levenshtein(word, c), c)).filter(|&(d, _)| d <= limit).min().map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(diag + usize::from(ca != cb));
-            diag = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
+    candidates
+        .into_iter()
+        .map(|c| (strsim::osa_distance(word, c), c))
+        .filter(|&(d, _)| d <= limit)
+        .min()
+        .map(|(_, c)| c)
 }
 
 #[cfg(test)]
@@ -203,6 +230,8 @@ mod tests {
     fn nearest_finds_typos_and_ignores_strangers() {
         assert_eq!(nearest("domian", ["domain", "listen"]), Some("domain"));
         assert_eq!(nearest("xyz", ["domain", "listen"]), None);
+        assert_eq!(nearest("lgo", ["log", "listen"]), Some("log"), "a transposition is one edit");
+        assert_eq!(nearest("lsiten", ["listen", "limits"]), Some("listen"));
     }
 
     #[test]

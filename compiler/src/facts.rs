@@ -2,6 +2,41 @@
 
 use std::fmt;
 
+/// The servers the compiler emits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Server {
+    Ejabberd,
+    Prosody,
+}
+
+impl Server {
+    pub const ALL: [Server; 2] = [Server::Ejabberd, Server::Prosody];
+
+    /// The server's name as the DSL, the outputs and the chart spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Ejabberd => "ejabberd",
+            Server::Prosody => "prosody",
+        }
+    }
+
+    /// The oldest release the compiler emits for (Debian bookworm's).
+    pub fn oldest(self) -> Version {
+        match self {
+            Server::Ejabberd => EJABBERD_OLDEST,
+            Server::Prosody => PROSODY_OLDEST,
+        }
+    }
+
+    /// The release assumed when a file has no `targets` line.
+    pub fn default_target(self) -> Version {
+        match self {
+            Server::Ejabberd => EJABBERD_DEFAULT,
+            Server::Prosody => PROSODY_DEFAULT,
+        }
+    }
+}
+
 /// A server release, compared numerically: `23.01` < `23.10` < `24.02`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version(pub u16, pub u16, pub u16);
@@ -35,9 +70,10 @@ impl fmt::Display for Version {
 /// The oldest releases the compiler emits for (Debian bookworm's).
 pub const EJABBERD_OLDEST: Version = Version(23, 1, 0);
 pub const PROSODY_OLDEST: Version = Version(0, 12, 0);
-/// The targets assumed when a file has no `targets` line: the current releases.
-pub const EJABBERD_CURRENT: Version = Version(26, 7, 0);
-pub const PROSODY_CURRENT: Version = Version(13, 0, 0);
+/// The targets assumed when a file has no `targets` line: the releases the chart's default images run
+/// (`charts/xmpp/values.yaml`, held equal by a test) and the tests run against real servers.
+pub const EJABBERD_DEFAULT: Version = Version(24, 12, 0);
+pub const PROSODY_DEFAULT: Version = Version(13, 0, 0);
 
 /// The address listeners bind to unless told otherwise: IPv4 everywhere (`::` fails where IPv6 is off).
 pub const DEFAULT_ADDRESS: &str = "0.0.0.0";
@@ -46,16 +82,6 @@ pub const DEFAULT_ADDRESS: &str = "0.0.0.0";
 pub const DEFAULT_SECRETS_DIR: &str = "/run/helm-xmpp";
 /// The macros file in the secrets folder.
 pub const EJABBERD_SECRETS_FILE: &str = "ejabberd-secrets.yml";
-/// The first ejabberd that reads `EJABBERD_MACRO_<NAME>` from the environment.
-pub const EJABBERD_ENV_MACROS: Version = Version(24, 12, 0);
-/// The first ejabberd with `update_sql_schema`.
-pub const EJABBERD_UPDATE_SQL_SCHEMA: Version = Version(23, 10, 0);
-/// The first ejabberd where `new_sql_schema` is called `sql_schema_multihost`.
-pub const EJABBERD_SQL_SCHEMA_MULTIHOST: Version = Version(25, 10, 0);
-/// The first ejabberd with `mod_invites` (invite-only registration).
-pub const EJABBERD_INVITES: Version = Version(26, 1, 0);
-/// The first Prosody with `FileLine()` (and `Credential()`) in its config.
-pub const PROSODY_FILE_SECRETS: Version = Version(13, 0, 0);
 
 /// A server feature and how each server spells it.
 #[derive(Debug)]
@@ -122,104 +148,57 @@ pub struct FeatureInfo {
     /// ejabberd modules (loaded with no options unless the emitter says otherwise).
     pub ejabberd: &'static [&'static str],
     pub prosody: &'static [&'static str],
-    /// The first Prosody that bundles the modules.
-    pub prosody_since: Version,
 }
 
-const P012: Version = PROSODY_OLDEST;
-
 pub const FEATURES: &[FeatureInfo] = &[
-    FeatureInfo {
-        feature: Feature::Carbons,
-        name: "carbons",
-        ejabberd: &["mod_carboncopy"],
-        prosody: &["carbons"],
-        prosody_since: P012,
-    },
+    FeatureInfo { feature: Feature::Carbons, name: "carbons", ejabberd: &["mod_carboncopy"], prosody: &["carbons"] },
     FeatureInfo {
         feature: Feature::StreamManagement,
         name: "stream-management",
         ejabberd: &["mod_stream_mgmt"],
         prosody: &["smacks"],
-        prosody_since: P012,
     },
-    FeatureInfo {
-        feature: Feature::Csi,
-        name: "csi",
-        ejabberd: &["mod_client_state"],
-        prosody: &["csi_simple"],
-        prosody_since: P012,
-    },
+    FeatureInfo { feature: Feature::Csi, name: "csi", ejabberd: &["mod_client_state"], prosody: &["csi_simple"] },
     FeatureInfo {
         feature: Feature::Blocking,
         name: "blocking",
         ejabberd: &["mod_blocking", "mod_privacy"],
         prosody: &["blocklist"],
-        prosody_since: P012,
     },
-    FeatureInfo {
-        feature: Feature::Offline,
-        name: "offline",
-        ejabberd: &["mod_offline"],
-        prosody: &["offline"],
-        prosody_since: P012,
-    },
-    FeatureInfo {
-        feature: Feature::Private,
-        name: "private",
-        ejabberd: &["mod_private"],
-        prosody: &["private"],
-        prosody_since: P012,
-    },
+    FeatureInfo { feature: Feature::Offline, name: "offline", ejabberd: &["mod_offline"], prosody: &["offline"] },
+    FeatureInfo { feature: Feature::Private, name: "private", ejabberd: &["mod_private"], prosody: &["private"] },
     FeatureInfo {
         feature: Feature::Bookmarks,
         name: "bookmarks",
         ejabberd: &["mod_private", "mod_pubsub"],
         prosody: &["bookmarks"],
-        prosody_since: P012,
     },
     FeatureInfo {
         feature: Feature::Vcard,
         name: "vcard",
         ejabberd: &["mod_vcard", "mod_vcard_xupdate", "mod_avatar", "mod_pubsub"],
         prosody: &["vcard4", "vcard_legacy"],
-        prosody_since: P012,
     },
-    FeatureInfo {
-        feature: Feature::Pep,
-        name: "pep",
-        ejabberd: &["mod_pubsub"],
-        prosody: &["pep"],
-        prosody_since: P012,
-    },
+    FeatureInfo { feature: Feature::Pep, name: "pep", ejabberd: &["mod_pubsub"], prosody: &["pep"] },
     FeatureInfo {
         feature: Feature::RosterVersioning,
         name: "roster-versioning",
         ejabberd: &["mod_roster"],
         prosody: &["roster"],
-        prosody_since: P012,
     },
     FeatureInfo {
         feature: Feature::LastActivity,
         name: "last-activity",
         ejabberd: &["mod_last"],
         prosody: &["lastactivity"],
-        prosody_since: P012,
     },
     FeatureInfo {
         feature: Feature::Push,
         name: "push",
         ejabberd: &["mod_push", "mod_push_keepalive"],
         prosody: &["cloud_notify"],
-        prosody_since: Version(13, 0, 0),
     },
-    FeatureInfo {
-        feature: Feature::Version,
-        name: "version",
-        ejabberd: &["mod_version"],
-        prosody: &["version"],
-        prosody_since: P012,
-    },
+    FeatureInfo { feature: Feature::Version, name: "version", ejabberd: &["mod_version"], prosody: &["version"] },
 ];
 
 /// What `profile modern` switches on (XEP-0479, Advanced IM Server), besides the archive.
@@ -241,6 +220,228 @@ pub const PROFILE_MODERN: &[Feature] = &[
 
 pub fn feature_info(f: Feature) -> &'static FeatureInfo {
     FEATURES.iter().find(|i| i.feature == f).unwrap_or(&FEATURES[0])
+}
+
+/// Something an author can write that a server, or some of its releases, cannot express as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Construct {
+    /// `api "/x"` on an http listener.
+    AdminApi,
+    /// `metrics "/x"`.
+    Metrics,
+    /// `metrics … allow` with more than one network.
+    MetricsNetworks,
+    /// `archive { retention … }`.
+    ArchiveRetention,
+    /// A retention that is not a whole number of days (`36h`).
+    RetentionNotInDays,
+    /// `max-sessions N`.
+    MaxSessions,
+    /// `max-sessions` that differ between domains.
+    MaxSessionsDiffer,
+    /// `upload "name"` in a domain (it needs an http listener that serves uploads).
+    Upload,
+    /// `upload … { quota … }`.
+    UploadQuota,
+    /// Upload quotas that differ between domains.
+    UploadQuotaDiffer,
+    /// `auth sql` (it needs a `storage` block with a database).
+    AuthSql,
+    /// `auth ldap { … }`.
+    AuthLdap,
+    /// `auth external "/path"`.
+    AuthExternal,
+    /// A `file("/path")` secret.
+    FileSecret,
+    /// `registration invite`.
+    InviteRegistration,
+    /// A feature switched on with `features` or `profile modern`.
+    Feature(Feature),
+    /// `env("NAME")` secrets read straight from the environment (else: a macros file the host writes).
+    EnvSecrets,
+    /// The SQL schema upgraded by the server itself (`update_sql_schema`).
+    UpdateSqlSchema,
+    /// The multi-domain SQL schema's option under its current name, `sql_schema_multihost`.
+    SqlSchemaMultihost,
+}
+
+impl Construct {
+    /// How an author writes it, for the language reference.
+    pub fn written(self) -> String {
+        let text = match self {
+            Construct::AdminApi => "`api \"/path\"` (admin REST API)",
+            Construct::Metrics => "`metrics \"/path\"`",
+            Construct::MetricsNetworks => "`metrics … allow` with several networks",
+            Construct::ArchiveRetention => "`archive { retention … }`",
+            Construct::RetentionNotInDays => "a retention that is not whole days (`36h`)",
+            Construct::MaxSessions => "`max-sessions N`",
+            Construct::MaxSessionsDiffer => "`max-sessions` differing between domains",
+            Construct::Upload => "`upload \"name\"`",
+            Construct::UploadQuota => "`upload … { quota … }`",
+            Construct::UploadQuotaDiffer => "upload quotas differing between domains",
+            Construct::AuthSql => "`auth sql`",
+            Construct::AuthLdap => "`auth ldap { … }`",
+            Construct::AuthExternal => "`auth external \"/path\"`",
+            Construct::FileSecret => "`file(\"/path\")` secrets",
+            Construct::InviteRegistration => "`registration invite`",
+            Construct::Feature(f) => return format!("`{}` feature", feature_info(f).name),
+            Construct::EnvSecrets => "`env(\"NAME\")` secrets",
+            Construct::UpdateSqlSchema => "SQL storage (schema upgrades)",
+            Construct::SqlSchemaMultihost => "SQL storage (multi-domain schema)",
+        };
+        text.to_string()
+    }
+}
+
+/// From which releases a server can express a construct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// No release can.
+    Never,
+    /// This release and later can.
+    Release(Version),
+}
+
+/// What the compiler does for a target that cannot express a construct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Otherwise {
+    /// Renders it another way that keeps the meaning (the text says how).
+    Render,
+    /// Renders it for the other server only, with a W001 warning.
+    Warn,
+    /// Refuses it: E015 when a newer release could, E020 when none can.
+    Refuse,
+}
+
+/// One row of the capability table: a construct that one server cannot express, from which release
+/// it can, what the compiler does otherwise, and what it says. In `message` and `hint`, `{since}` is
+/// the release, `{target}` the targeted one, and `{arg}` a detail of the use (a feature's name, a
+/// number of days).
+#[derive(Debug)]
+pub struct Capability {
+    pub construct: Construct,
+    pub server: Server,
+    pub since: Since,
+    pub otherwise: Otherwise,
+    /// Only when the other server is a target too (the two would read the construct differently).
+    pub with_other: bool,
+    pub message: &'static str,
+    pub hint: Option<&'static str>,
+}
+
+const fn row(construct: Construct, server: Server, since: Since, otherwise: Otherwise) -> Capability {
+    Capability { construct, server, since, otherwise, with_other: false, message: "", hint: None }
+}
+
+const ENV_HINT: Option<&str> = Some("try `env(\"NAME\")`, which every target can read");
+
+/// What each server can express, from which release, and what the compiler does otherwise. A
+/// construct without a row here is expressed by every supported release of both servers. The
+/// checker, the emitters and the language reference (`docs/language.md`, held equal by a test) read it.
+pub const CAPABILITIES: &[Capability] = &[
+    Capability {
+        message: "prosody has no admin REST API; `api` is rendered for ejabberd only",
+        ..row(Construct::AdminApi, Server::Prosody, Since::Never, Otherwise::Warn)
+    },
+    Capability {
+        message: "ejabberd has no built-in metrics endpoint; `metrics` is rendered for prosody only",
+        hint: Some("try the contrib module mod_prometheus in an `ejabberd { }` block"),
+        ..row(Construct::Metrics, Server::Ejabberd, Since::Never, Otherwise::Warn)
+    },
+    Capability {
+        message: "prosody allows metrics from one network only (openmetrics_allow_cidr)",
+        hint: Some("try one network, e.g. `allow 10.0.0.0/8`"),
+        ..row(Construct::MetricsNetworks, Server::Prosody, Since::Never, Otherwise::Refuse)
+    },
+    Capability {
+        message: "ejabberd cannot expire archived messages by itself; `retention` is rendered for prosody only",
+        hint: Some("try running `ejabberdctl delete_old_mam_messages all {arg}` daily"),
+        ..row(Construct::ArchiveRetention, Server::Ejabberd, Since::Never, Otherwise::Warn)
+    },
+    Capability {
+        message: "prosody counts archive retention in whole days",
+        hint: Some("try `{arg}d`"),
+        ..row(Construct::RetentionNotInDays, Server::Prosody, Since::Never, Otherwise::Refuse)
+    },
+    Capability {
+        message: "prosody has no bundled session limit; `max-sessions` is rendered for ejabberd only",
+        ..row(Construct::MaxSessions, Server::Prosody, Since::Never, Otherwise::Warn)
+    },
+    Capability {
+        message: "ejabberd applies `max-sessions` to every domain, and the domains differ",
+        hint: Some("try the same `max-sessions` in every domain"),
+        ..row(Construct::MaxSessionsDiffer, Server::Ejabberd, Since::Never, Otherwise::Refuse)
+    },
+    Capability {
+        message: "prosody limits uploads per user per day, ejabberd per user in total; `quota` is rendered as each can",
+        with_other: true,
+        ..row(Construct::UploadQuota, Server::Prosody, Since::Never, Otherwise::Warn)
+    },
+    Capability {
+        message: "ejabberd applies `upload quota` to every domain, and the domains differ",
+        hint: Some("try the same `upload quota` in every domain"),
+        ..row(Construct::UploadQuotaDiffer, Server::Ejabberd, Since::Never, Otherwise::Refuse)
+    },
+    Capability {
+        message: "prosody has no bundled LDAP authentication",
+        hint: Some("try `auth internal`, or target ejabberd only (prosody needs the community module mod_auth_ldap)"),
+        ..row(Construct::AuthLdap, Server::Prosody, Since::Never, Otherwise::Refuse)
+    },
+    Capability {
+        message: "prosody has no bundled external-program authentication",
+        hint: Some(
+            "try `auth internal`, or target ejabberd only (prosody needs the community module mod_auth_external)",
+        ),
+        ..row(Construct::AuthExternal, Server::Prosody, Since::Never, Otherwise::Refuse)
+    },
+    Capability {
+        message: "ejabberd cannot read a secret from a file",
+        hint: ENV_HINT,
+        ..row(Construct::FileSecret, Server::Ejabberd, Since::Never, Otherwise::Refuse)
+    },
+    Capability {
+        message: "`file()` secrets need prosody >= {since} (FileLine); the targets include {target}",
+        hint: ENV_HINT,
+        ..row(Construct::FileSecret, Server::Prosody, Since::Release(Version(13, 0, 0)), Otherwise::Refuse)
+    },
+    Capability {
+        message: "invite-only registration needs ejabberd >= {since} (mod_invites); the targets include {target}",
+        hint: Some("try `targets ejabberd >= {since}`, or `registration closed`"),
+        ..row(Construct::InviteRegistration, Server::Ejabberd, Since::Release(Version(26, 1, 0)), Otherwise::Refuse)
+    },
+    Capability {
+        message: "`{arg}` needs prosody >= {since} (mod_cloud_notify); with the targets including {target}, it is \
+                  rendered for ejabberd only",
+        hint: Some("try `targets prosody >= {since}`"),
+        ..row(Construct::Feature(Feature::Push), Server::Prosody, Since::Release(Version(13, 0, 0)), Otherwise::Warn)
+    },
+    Capability {
+        message: "secrets come from a macros file the host writes (`define_macro`); from {since} from \
+                  `EJABBERD_MACRO_<NAME>` in the environment",
+        ..row(Construct::EnvSecrets, Server::Ejabberd, Since::Release(Version(24, 12, 0)), Otherwise::Render)
+    },
+    Capability {
+        message: "the SQL schema is not upgraded by the server (`update_sql_schema` exists from {since})",
+        ..row(Construct::UpdateSqlSchema, Server::Ejabberd, Since::Release(Version(23, 10, 0)), Otherwise::Render)
+    },
+    Capability {
+        message: "the multi-domain schema is switched on as `new_sql_schema` (renamed `sql_schema_multihost` in {since})",
+        ..row(Construct::SqlSchemaMultihost, Server::Ejabberd, Since::Release(Version(25, 10, 0)), Otherwise::Render)
+    },
+];
+
+/// The row saying whether `server` can express `construct`, if any.
+pub fn capability(construct: Construct, server: Server) -> Option<&'static Capability> {
+    CAPABILITIES.iter().find(|c| c.construct == construct && c.server == server)
+}
+
+/// Whether `version` of `server` expresses `construct` as written.
+pub fn supports(construct: Construct, server: Server, version: Version) -> bool {
+    match capability(construct, server).map(|c| c.since) {
+        None => true,
+        Some(Since::Never) => false,
+        Some(Since::Release(since)) => version >= since,
+    }
 }
 
 /// Kinds of data a `storage … { only … }` block can keep in SQL.

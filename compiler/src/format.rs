@@ -4,16 +4,7 @@
 //! Formatting formatted text changes nothing.
 
 use crate::diagnostic::{Diagnostic, Sink};
-
-/// A statement or item: its byte range, and the items of its block.
-#[derive(Debug)]
-pub struct Node {
-    pub start: usize,
-    pub end: usize,
-    pub children: Vec<Node>,
-    /// A raw block: copied as written.
-    pub verbatim: bool,
-}
+use crate::syntax::Node;
 
 const WIDTH: usize = 100;
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 pub use crate::ast::{ArchivePolicy, Duration, LogLevel, Secret, SqlKind, TimeUnit, TlsMode};
-use crate::facts::{self, Feature, Version};
+use crate::facts::{self, Construct, Feature, Server, Version};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
@@ -225,10 +225,18 @@ impl Deployment {
         })
     }
 
+    /// The oldest release of `server` to emit for, or `None` when it is not a target.
+    pub fn target(&self, server: Server) -> Option<Version> {
+        match server {
+            Server::Ejabberd => self.ejabberd,
+            Server::Prosody => self.prosody,
+        }
+    }
+
     /// The file ejabberd < 24.12 includes for the macros that hold secret values (it cannot read the
     /// environment); the host writes it from the secrets. `None` when no ejabberd target needs one.
     pub fn macros_file(&self) -> Option<String> {
-        let old = self.ejabberd.is_some_and(|v| v < facts::EJABBERD_ENV_MACROS);
+        let old = self.ejabberd.is_some_and(|v| !facts::supports(Construct::EnvSecrets, Server::Ejabberd, v));
         let env = self.secrets().iter().any(|s| matches!(s, Secret::Env(_)));
         (old && env).then(|| format!("{}/{}", self.secrets_dir, facts::EJABBERD_SECRETS_FILE))
     }
@@ -272,5 +280,17 @@ impl Duration {
             TimeUnit::Year => 365 * 86_400,
         };
         self.amount.saturating_mul(unit)
+    }
+
+    /// The period as Prosody writes it (`1y`, `2w`, `30d`), if it can: it counts whole days.
+    pub fn prosody_period(self) -> Option<String> {
+        match self.unit {
+            TimeUnit::Year => Some(format!("{}y", self.amount)),
+            TimeUnit::Week => Some(format!("{}w", self.amount)),
+            _ if self.seconds().is_multiple_of(86_400) && self.seconds() > 0 => {
+                Some(format!("{}d", self.seconds() / 86_400))
+            }
+            _ => None,
+        }
     }
 }

@@ -2,22 +2,28 @@
 //!
 //! The pipeline, one module per phase:
 //! 1. [`syntax`]: each source text to a typed [`ast`] with spans (the pest grammar in `grammar/xmpp.pest`);
-//! 2. [`check`]: all files to one server-neutral [`ir::Deployment`], gathering every error with its span;
-//! 3. [`emit`]: the deployment rendered as `ejabberd.yml` and `prosody.cfg.lua`, per the [`facts`] tables.
+//! 2. [`lower`]: all files to one server-neutral [`ir::Deployment`], gathering every error with its span
+//!    and noting the constructs used;
+//! 3. [`compat`]: those constructs held against the targeted releases, per the capability table in [`facts`];
+//! 4. [`emit`]: the deployment rendered as `ejabberd.yml` and `prosody.cfg.lua`, per the [`facts`] tables.
 //!
 //! The crate is pure: no I/O, no clock, no randomness. The same sources give byte-identical output,
 //! natively and inside the WebAssembly sandbox.
 #![forbid(unsafe_code)]
 
 pub mod ast;
-mod check;
+mod compat;
 pub mod diagnostic;
 pub mod emit;
 pub mod facts;
 pub mod format;
 pub mod ir;
+mod lower;
 mod syntax;
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use diagnostic::{Code, Diagnostic, Severity};
@@ -29,15 +35,18 @@ pub struct Source {
     pub text: String,
 }
 
-/// A generated file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A generated file: the config of one server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutFile {
+    /// `ejabberd` or `prosody`.
+    pub server: String,
+    /// The file name the server reads, e.g. `ejabberd.yml`.
     pub name: String,
     pub text: String,
 }
 
 /// A listener the chart must expose: its name (`client`, `federation`, `http`) and port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
     pub name: String,
     pub port: u16,
@@ -46,31 +55,48 @@ pub struct Port {
 }
 
 /// A path an HTTP listener serves, and what it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub kind: String,
     pub path: String,
 }
 
 /// What a compile gives: files only when there is no error, and every diagnostic sorted by place.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// This one type is the compile result everywhere: the sandboxed guest returns it serialized (see
+/// `guest/wit/compiler.wit`), the host reads it back, and the plugin hands it to the chart as
+/// `.Values.compiled` (camel-case keys; `needs` and `diagnostics` are left out there, being empty or
+/// for people). A field added here reaches the chart with no other change to the plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Output {
+    /// One file per targeted server.
     pub files: Vec<OutFile>,
     pub ports: Vec<Port>,
     /// Environment variables the configs read secrets from (the chart sets them from Secrets).
     pub secret_env: Vec<String>,
-    /// The file ejabberd < 24.12 reads secret macros from, which the host writes (`define_macro`).
-    pub macros_file: Option<String>,
+    /// The file ejabberd < 24.12 reads secret macros from, which the host writes (`define_macro`);
+    /// empty when no targeted ejabberd needs one.
+    pub macros_file: String,
     /// The XMPP domains served.
     pub domains: Vec<String>,
+    /// The oldest release of each targeted server, e.g. `ejabberd` → `23.01`.
+    pub targets: BTreeMap<String, String>,
     /// Included files (resolved paths) that were not among the sources: the host reads them and compiles again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Output {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The config file for `server` (`ejabberd` or `prosody`), when it is a target.
+    pub fn file(&self, server: &str) -> Option<&OutFile> {
+        self.files.iter().find(|f| f.server == server)
     }
 }
 
@@ -86,32 +112,43 @@ pub fn compile(sources: &[Source]) -> Output {
         output.diagnostics = sink.found;
         return output;
     }
-    let deployment = if sink.has_errors() { None } else { Some(check::check(&files, &paths, &mut sink)) };
+    let deployment = if sink.has_errors() {
+        None
+    } else {
+        let d = lower::lower(&files, &paths, &mut sink);
+        compat::check(&d, &mut sink);
+        Some(d)
+    };
     if let (false, Some(d)) = (sink.has_errors(), deployment) {
         let header = emit::header(sources.first().map_or("", |s| s.path.as_str()), &digest(sources));
-        if d.ejabberd.is_some() {
-            output
-                .files
-                .push(OutFile { name: emit::ejabberd::FILE_NAME.into(), text: emit::ejabberd::emit(&d, &header) });
+        for server in facts::Server::ALL {
+            let Some(version) = d.target(server) else { continue };
+            let (name, text) = match server {
+                facts::Server::Ejabberd => (emit::ejabberd::FILE_NAME, emit::ejabberd::emit(&d, &header)),
+                facts::Server::Prosody => (emit::prosody::FILE_NAME, emit::prosody::emit(&d, &header)),
+            };
+            output.files.push(OutFile { server: server.name().into(), name: name.into(), text });
+            output.targets.insert(server.name().into(), version.to_string());
         }
-        if d.prosody.is_some() {
-            output
-                .files
-                .push(OutFile { name: emit::prosody::FILE_NAME.into(), text: emit::prosody::emit(&d, &header) });
+        for l in &d.listeners {
+            let routes = match &l.service {
+                ir::Service::Http(h) => d.routes(h),
+                _ => Vec::new(),
+            };
+            let routes = routes.into_iter().map(|(kind, path)| Route { kind: kind.into(), path }).collect();
+            // Kubernetes wants one name per port, of at most 15 characters: the first listener of a kind
+            // is named by it, the others by kind and port (`client-5422`), which are unique as ports are.
+            let kind = l.service.name();
+            let name = if output.ports.iter().any(|p| p.name == kind) {
+                let port = l.port.to_string();
+                let prefix = kind[..kind.len().min(14 - port.len())].trim_end_matches('-');
+                format!("{prefix}-{port}")
+            } else {
+                kind.to_string()
+            };
+            output.ports.push(Port { name, port: l.port, routes });
         }
-        output.ports = d
-            .listeners
-            .iter()
-            .map(|l| {
-                let routes = match &l.service {
-                    ir::Service::Http(h) => d.routes(h),
-                    _ => Vec::new(),
-                };
-                let routes = routes.into_iter().map(|(kind, path)| Route { kind: kind.into(), path }).collect();
-                Port { name: l.service.name().into(), port: l.port, routes }
-            })
-            .collect();
-        output.macros_file = d.macros_file();
+        output.macros_file = d.macros_file().unwrap_or_default();
         output.domains = d.domains.iter().map(|dom| dom.name.clone()).collect();
         output.secret_env = d
             .secrets()
@@ -194,7 +231,20 @@ pub fn sha256_hex<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_include;
+    use super::{Source, compile, resolve_include};
+
+    #[test]
+    fn listeners_of_one_kind_get_unique_port_names() {
+        let text = "domain \"a.test\" { }\nlisten client 5222\nlisten client 5422\nlisten federation 5269\n\
+                    listen federation 5270\nlisten http 5280\nlisten http 5443\n\
+                    listen federation 5271 { tls direct }\nlisten federation 52690 { tls direct }\n";
+        let out = compile(&[Source { path: "a.xmpp".into(), text: text.into() }]);
+        assert!(!out.has_errors(), "{:?}", out.diagnostics);
+        let names: Vec<&str> = out.ports.iter().map(|p| p.name.as_str()).collect();
+        let expected = ["client", "client-5422", "federation", "federation-5270", "http", "http-5443"];
+        assert_eq!(names, [&expected[..], &["federation-tls", "federatio-52690"]].concat());
+        assert!(names.iter().all(|n| n.len() <= 15), "Kubernetes port names have at most 15 characters");
+    }
 
     #[test]
     fn includes_resolve_beside_the_including_file_and_never_above_it() {

@@ -26,9 +26,19 @@ pub(crate) fn parse(file: usize, text: &str, sink: &mut Sink) -> Option<File> {
     }
 }
 
+/// A statement or item of the layout tree: its byte range, and the items of its block.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) children: Vec<Node>,
+    /// A raw block: copied as written.
+    pub(crate) verbatim: bool,
+}
+
 /// The layout tree `format` works on: statement and item spans with their nesting. `None` (with the
 /// syntax error in `sink`) when the text does not parse.
-pub(crate) fn outline(text: &str, sink: &mut Sink) -> Option<Vec<crate::format::Node>> {
+pub(crate) fn outline(text: &str, sink: &mut Sink) -> Option<Vec<Node>> {
     match Grammar::parse(Rule::file, text) {
         Ok(mut pairs) => Some(pairs.next()?.into_inner().filter(|p| p.as_rule() != Rule::EOI).map(node).collect()),
         Err(e) => {
@@ -38,18 +48,18 @@ pub(crate) fn outline(text: &str, sink: &mut Sink) -> Option<Vec<crate::format::
     }
 }
 
-fn node(p: Pair<Rule>) -> crate::format::Node {
+fn node(p: Pair<Rule>) -> Node {
     let span = p.as_span();
     let verbatim = p.as_rule() == Rule::raw;
     let mut children = Vec::new();
     if !verbatim {
         collect_items(p, &mut children);
     }
-    crate::format::Node { start: span.start(), end: span.end(), children, verbatim }
+    Node { start: span.start(), end: span.end(), children, verbatim }
 }
 
 /// The items of a block (domain items, listener items, settings), looking through `settings`.
-fn collect_items(p: Pair<Rule>, out: &mut Vec<crate::format::Node>) {
+fn collect_items(p: Pair<Rule>, out: &mut Vec<Node>) {
     for inner in p.into_inner() {
         match inner.as_rule() {
             Rule::settings => collect_items(inner, out),
@@ -547,14 +557,62 @@ fn duration(text: &str) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::STATEMENT_KEYWORDS;
+    use super::{Rule, STATEMENT_KEYWORDS, is_item, is_statement, keyword};
+
+    const GRAMMAR: &str = include_str!("../../grammar/xmpp.pest");
+
+    /// The alternatives of a grammar rule written `name = _{ a | b | c }`.
+    fn alternatives(name: &str) -> Vec<String> {
+        let line = GRAMMAR.lines().find(|l| l.starts_with(&format!("{name} = _{{"))).unwrap_or_default();
+        let body = line.split_once("_{").map_or("", |(_, b)| b).trim_end().trim_end_matches('}');
+        body.split('|').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect()
+    }
+
+    fn rules_where(pick: fn(Rule) -> bool) -> Vec<String> {
+        let mut names: Vec<String> = Rule::all_rules().iter().filter(|r| pick(**r)).map(|r| format!("{r:?}")).collect();
+        names.sort();
+        names
+    }
 
     #[test]
-    fn statement_keywords_match_the_grammar() {
-        let grammar = include_str!("../../grammar/xmpp.pest");
+    fn statement_rules_are_the_grammars() {
+        let mut grammar = alternatives("statement");
+        grammar.sort();
+        assert!(grammar.len() > 5, "the grammar's statement rule was not found");
+        assert_eq!(rules_where(is_statement), grammar);
+    }
+
+    #[test]
+    fn item_rules_are_the_grammars() {
+        let mut grammar: Vec<String> = ["domain_item", "listen_item", "archive_item"]
+            .iter()
+            .flat_map(|name| alternatives(name))
+            .chain(["setting".to_string()])
+            .collect();
+        grammar.sort();
+        grammar.dedup();
+        assert!(grammar.len() > 10, "the grammar's item rules were not found");
+        assert_eq!(rules_where(is_item), grammar);
+    }
+
+    #[test]
+    fn statement_keywords_are_the_grammars() {
+        // Each statement's first keyword; a raw block starts with the server's name.
+        let mut grammar: Vec<String> = Rule::all_rules()
+            .iter()
+            .filter(|r| is_statement(**r))
+            .flat_map(|r| match keyword(*r) {
+                Some(k) => vec![k],
+                None => vec!["ejabberd".to_string(), "prosody".to_string()],
+            })
+            .collect();
+        let mut listed: Vec<String> = STATEMENT_KEYWORDS.iter().map(|k| k.to_string()).collect();
+        grammar.sort();
+        listed.sort();
+        assert_eq!(listed, grammar);
         for k in STATEMENT_KEYWORDS {
             let rule = format!("kw_{} = @{{ \"{k}\"", k.replace('-', "_"));
-            assert!(grammar.contains(&rule), "{k} is not a keyword of the grammar");
+            assert!(GRAMMAR.contains(&rule), "{k} is not a keyword of the grammar");
         }
     }
 }

@@ -57,41 +57,10 @@ impl Default for Limits {
     }
 }
 
-/// A diagnostic as the host sees it, from either engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub code: String,
-    pub error: bool,
-    pub message: String,
-    pub hint: Option<String>,
-    pub file: usize,
-    pub start: usize,
-    pub end: usize,
-    pub line: u32,
-    pub col: u32,
-}
-
-/// What a compile gives, from either engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Compiled {
-    /// `(file name, text)`, empty when there is an error.
-    pub files: Vec<(String, String)>,
-    pub ports: Vec<xmpp_compiler::Port>,
-    /// Environment variables the configs read secrets from.
-    pub secret_env: Vec<String>,
-    /// The file ejabberd < 24.12 reads secret macros from.
-    pub macros_file: Option<String>,
-    pub domains: Vec<String>,
-    /// Included files missing from the sources.
-    pub needs: Vec<String>,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Compiled {
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.error)
-    }
-}
+/// A finding, from either engine.
+pub use xmpp_compiler::Diagnostic;
+/// What a compile gives, from either engine: the compiler's own result type.
+pub use xmpp_compiler::Output as Compiled;
 
 /// A compiler ready to run: the native one, or the sandbox with its component loaded once, for as
 /// many compiles and formats as the caller has.
@@ -120,9 +89,7 @@ impl Compiler {
     /// Formats one file's text; `Err` holds its syntax errors.
     pub fn format(&self, text: &str, limits: Limits) -> Result<std::result::Result<String, Vec<Diagnostic>>> {
         match self {
-            Compiler::Native => {
-                Ok(xmpp_compiler::format::format(text).map_err(|ds| ds.into_iter().map(from_native).collect()))
-            }
+            Compiler::Native => Ok(xmpp_compiler::format::format(text)),
             Compiler::Sandbox(s) => s.format(text, limits),
         }
     }
@@ -158,38 +125,10 @@ pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Resul
     }
 }
 
-fn from_native(d: xmpp_compiler::Diagnostic) -> Diagnostic {
-    Diagnostic {
-        code: d.code.as_str().to_string(),
-        error: d.is_error(),
-        message: d.message,
-        hint: d.hint,
-        file: d.span.file,
-        start: d.span.start,
-        end: d.span.end,
-        line: d.line,
-        col: d.col,
-    }
-}
-
-fn port(p: bindings::Port) -> xmpp_compiler::Port {
-    let routes = p.routes.into_iter().map(|r| xmpp_compiler::Route { kind: r.kind, path: r.path }).collect();
-    xmpp_compiler::Port { name: p.name, port: p.port, routes }
-}
-
 fn native(sources: &[(String, String)]) -> Compiled {
     let sources: Vec<xmpp_compiler::Source> =
         sources.iter().map(|(p, t)| xmpp_compiler::Source { path: p.clone(), text: t.clone() }).collect();
-    let out = xmpp_compiler::compile(&sources);
-    Compiled {
-        files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
-        ports: out.ports,
-        secret_env: out.secret_env,
-        macros_file: out.macros_file,
-        domains: out.domains,
-        needs: out.needs,
-        diagnostics: out.diagnostics.into_iter().map(from_native).collect(),
-    }
+    xmpp_compiler::compile(&sources)
 }
 
 /// The loaded component, ready to instantiate (a clone shares it).
@@ -333,8 +272,10 @@ impl Sandbox {
     /// Formats one file's text in the sandbox.
     pub fn format(&self, text: &str, limits: Limits) -> Result<std::result::Result<String, Vec<Diagnostic>>> {
         let (mut store, instance) = self.instantiate(limits)?;
-        let out = instance.call_format(&mut store, text).map_err(|e| sandbox_error(&store, e, limits))?;
-        Ok(out.map_err(|ds| ds.into_iter().map(from_guest).collect()))
+        match instance.call_format(&mut store, text).map_err(|e| sandbox_error(&store, e, limits))? {
+            Ok(formatted) => Ok(Ok(formatted)),
+            Err(diagnostics) => Ok(Err(from_json(&diagnostics)?)),
+        }
     }
 
     /// One compile in a fresh store.
@@ -344,30 +285,13 @@ impl Sandbox {
         let input: Vec<bindings::Source> =
             sources.iter().map(|(p, t)| bindings::Source { path: p.clone(), text: t.clone() }).collect();
         let out = instance.call_compile(&mut store, &input).map_err(|e| trap(&store, e))?;
-        Ok(Compiled {
-            files: out.files.into_iter().map(|f| (f.name, f.text)).collect(),
-            ports: out.ports.into_iter().map(port).collect(),
-            secret_env: out.secret_env,
-            macros_file: out.macros_file,
-            domains: out.domains,
-            needs: out.needs,
-            diagnostics: out.diagnostics.into_iter().map(from_guest).collect(),
-        })
+        from_json(&out)
     }
 }
 
-fn from_guest(d: bindings::Diagnostic) -> Diagnostic {
-    Diagnostic {
-        code: d.code,
-        error: d.severity == bindings::Severity::Error,
-        message: d.message,
-        hint: d.hint,
-        file: d.file as usize,
-        start: d.start as usize,
-        end: d.end as usize,
-        line: d.line,
-        col: d.col,
-    }
+/// Reads back what the guest serialized (the compiler's own types, see `guest/wit/compiler.wit`).
+fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| Error::new(format!("the sandboxed compiler gave a malformed result: {e}")))
 }
 
 fn sandbox_error(store: &Store<State>, e: wasmtime::Error, limits: Limits) -> Error {

@@ -42,64 +42,38 @@ pub fn read_include(top: &Path, path: &str) -> Result<(String, String)> {
     read_source(p)
 }
 
-/// Writes every `(name, text)` into `dir`: first all to temporary files beside their targets, then each
-/// renamed into place. On any failure the temporary files are removed and no target is touched. A
-/// target that already holds the text is left alone (its time stamp too). Renames make the outputs
-/// atomic; they are not forced to disk (no fsync, which cost more than the whole compile).
-pub fn write_all(dir: &Path, files: &[(String, String)]) -> Result<Vec<PathBuf>> {
+/// Writes every `(name, text)` into `dir`, all or nothing as far as a file system allows: first each
+/// text goes to a private temporary file beside its target (`tempfile`, removed on any failure), then
+/// the temporary files are renamed into place, each rename atomic. A failure while writing (a full
+/// disk, a read-only folder, a file too large) leaves every target untouched. The renames come last
+/// and stay inside one folder, so they fail only when a target itself cannot be replaced (e.g. it is a
+/// folder); then the targets renamed before it already hold their new text, and the error names them.
+/// A target that already holds the text is left alone (its time stamp too). Outputs are not forced to
+/// disk (no fsync, which cost more than the whole compile).
+pub fn write_all(dir: &Path, files: &[(&str, &str)]) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(dir).map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let result = (|| {
-        for (name, text) in files {
-            let target = dir.join(name);
-            if fs::read(&target).is_ok_and(|old| old == text.as_bytes()) {
-                continue;
-            }
-            let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-            staged.push((tmp.clone(), target));
-            let mut f =
-                fs::File::create(&tmp).map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
-            f.write_all(text.as_bytes()).map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
+    let mut staged = Vec::new();
+    for (name, text) in files {
+        let target = dir.join(name);
+        if fs::read(&target).is_ok_and(|old| old == text.as_bytes()) {
+            continue;
         }
-        for (tmp, target) in &staged {
-            fs::rename(tmp, target).map_err(|e| Error::new(format!("cannot write {}: {e}", target.display())))?;
+        let cannot = |e: std::io::Error| Error::new(format!("cannot write {}: {e}", target.display()));
+        let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).tempfile_in(dir).map_err(cannot)?;
+        tmp.write_all(text.as_bytes()).map_err(cannot)?;
+        staged.push((tmp, target));
+    }
+    let mut replaced: Vec<String> = Vec::new();
+    for (tmp, target) in staged {
+        if let Err(e) = tmp.persist(&target) {
+            let done = if replaced.is_empty() {
+                "no file was replaced".to_string()
+            } else {
+                format!("already replaced: {}", replaced.join(", "))
+            };
+            return Err(Error::new(format!("cannot write {}: {} ({done})", target.display(), e.error)));
         }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        for (tmp, _) in &staged {
-            let _ = fs::remove_file(tmp);
-        }
-        return Err(e);
+        replaced.push(target.display().to_string());
     }
     Ok(files.iter().map(|(name, _)| dir.join(name)).collect())
-}
-
-/// A private temporary folder, removed when dropped.
-#[derive(Debug)]
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> Result<TempDir> {
-        let base = std::env::temp_dir();
-        for attempt in 0..100u32 {
-            let nanos =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-            let dir = base.join(format!("{prefix}-{}-{nanos}-{attempt}", std::process::id()));
-            match fs::create_dir(&dir) {
-                Ok(()) => return Ok(TempDir(dir)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(Error::new(format!("cannot create a folder in {}: {e}", base.display())));
-                }
-            }
-        }
-        Err(Error::new("cannot create a temporary folder"))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }

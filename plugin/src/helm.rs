@@ -13,61 +13,16 @@ use serde::Serialize;
 use crate::engine::Compiled;
 use crate::{Error, Result};
 
-/// The values the chart reads the compiler's results from (`.Values.compiled`).
-#[derive(Debug, Serialize)]
-struct Values<'a> {
-    compiled: CompiledValues<'a>,
-}
-
-#[derive(Debug, Serialize)]
-struct CompiledValues<'a> {
-    ejabberd: &'a str,
-    prosody: &'a str,
-    ports: Vec<PortValue<'a>>,
-    /// Environment variables the configs read secrets from; the chart sets them from a Secret.
-    #[serde(rename = "secretEnv")]
-    secret_env: &'a [String],
-    /// Where ejabberd < 24.12 reads the secret macros from; the chart writes it in an init container.
-    #[serde(rename = "macrosFile")]
-    macros_file: &'a str,
-    domains: &'a [String],
-}
-
-#[derive(Debug, Serialize)]
-struct PortValue<'a> {
-    name: &'a str,
-    port: u16,
-    routes: Vec<RouteValue<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct RouteValue<'a> {
-    kind: &'a str,
-    path: &'a str,
-}
-
-/// The chart values for a successful compile, as YAML.
+/// The chart values for a successful compile, as YAML: the compile result itself under `compiled`
+/// (its includes still to read and its diagnostics are for the plugin and people, not for the chart).
 pub fn values_yaml(c: &Compiled) -> Result<String> {
-    let file = |name: &str| c.files.iter().find(|(n, _)| n == name).map_or("", |(_, t)| t.as_str());
-    let values = Values {
-        compiled: CompiledValues {
-            ejabberd: file(xmpp_compiler::emit::ejabberd::FILE_NAME),
-            prosody: file(xmpp_compiler::emit::prosody::FILE_NAME),
-            ports: c
-                .ports
-                .iter()
-                .map(|p| PortValue {
-                    name: &p.name,
-                    port: p.port,
-                    routes: p.routes.iter().map(|r| RouteValue { kind: &r.kind, path: &r.path }).collect(),
-                })
-                .collect(),
-            secret_env: &c.secret_env,
-            macros_file: c.macros_file.as_deref().unwrap_or_default(),
-            domains: &c.domains,
-        },
-    };
-    serde_yaml_ng::to_string(&values).map_err(|e| Error::new(format!("cannot write values: {e}")))
+    #[derive(Serialize)]
+    struct Values<'a> {
+        compiled: &'a Compiled,
+    }
+    let compiled = Compiled { needs: Vec::new(), diagnostics: Vec::new(), ..c.clone() };
+    serde_yaml_ng::to_string(&Values { compiled: &compiled })
+        .map_err(|e| Error::new(format!("cannot write values: {e}")))
 }
 
 /// A ConfigMap holding the compiled files, for GitOps and kustomize users (`helm xmpp configmap`).
@@ -82,7 +37,7 @@ pub fn configmap_yaml(c: &Compiled, name: &str, namespace: Option<&str>) -> Resu
     let mut labels = Mapping::new();
     labels.insert(s("app.kubernetes.io/managed-by"), s("helm-xmpp"));
     metadata.insert(s("labels"), Value::Mapping(labels));
-    let data: Mapping = c.files.iter().map(|(n, t)| (s(n), s(t))).collect();
+    let data: Mapping = c.files.iter().map(|f| (s(&f.name), s(&f.text))).collect();
     let mut cm = Mapping::new();
     cm.insert(s("apiVersion"), s("v1"));
     cm.insert(s("kind"), s("ConfigMap"));
@@ -99,7 +54,7 @@ pub fn configmap_yaml(c: &Compiled, name: &str, namespace: Option<&str>) -> Resu
 /// change are passed through byte for byte.
 pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
     use serde_yaml_ng::Value;
-    let checksum = xmpp_compiler::sha256_hex(c.files.iter().flat_map(|(n, t)| [n.as_bytes(), t.as_bytes()]));
+    let checksum = xmpp_compiler::sha256_hex(c.files.iter().flat_map(|f| [f.name.as_bytes(), f.text.as_bytes()]));
     let mut out = String::new();
     let mut injected = false;
     for doc in split_documents(manifests) {
@@ -110,8 +65,8 @@ pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
                 if !v["data"].is_mapping() {
                     v["data"] = Value::Mapping(Default::default());
                 }
-                for (file, text) in &c.files {
-                    v["data"][file.as_str()] = Value::String(text.clone());
+                for f in &c.files {
+                    v["data"][f.name.as_str()] = Value::String(f.text.clone());
                 }
                 Some(v)
             }

@@ -132,7 +132,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 match compiler.format(&source.1, limits)? {
                     Err(diagnostics) => {
                         for d in &diagnostics {
-                            eprint!("{}", report::render(d, std::slice::from_ref(&source)));
+                            anstream::eprint!("{}", report::render(d, std::slice::from_ref(&source)));
                         }
                         clean = false;
                     }
@@ -143,7 +143,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     Ok(formatted) => {
                         let (dir, name) = files::split_path(path)?;
-                        files::write_all(&dir, &[(name, formatted)])?;
+                        files::write_all(&dir, &[(&name, &formatted)])?;
                         println!("formatted {}", source.0);
                     }
                 }
@@ -180,7 +180,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Compile { file, out, engine } => {
             let Some(compiled) = without_errors(&file, &engine)? else { return Ok(ExitCode::FAILURE) };
-            for path in files::write_all(&out, &compiled.files)? {
+            let outputs: Vec<(&str, &str)> =
+                compiled.files.iter().map(|f| (f.name.as_str(), f.text.as_str())).collect();
+            for path in files::write_all(&out, &outputs)? {
                 println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -211,9 +213,12 @@ fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
         eprintln!("error: {} has errors; helm was not run", dsl.display());
         return Ok(ExitCode::FAILURE);
     };
-    let tmp = files::TempDir::new("helm-xmpp")?;
-    let values = tmp.0.join("compiled-values.yaml");
-    files::write_all(&tmp.0, &[("compiled-values.yaml".into(), helm::values_yaml(&compiled)?)])?;
+    let tmp = tempfile::Builder::new()
+        .prefix("helm-xmpp-")
+        .tempdir()
+        .map_err(|e| Error::new(format!("cannot create a temporary folder: {e}")))?;
+    let values = tmp.path().join("compiled-values.yaml");
+    files::write_all(tmp.path(), &[("compiled-values.yaml", &helm::values_yaml(&compiled)?)])?;
     let status = helm::run(subcommand, &rest, &values)?;
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
@@ -226,7 +231,7 @@ fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
 fn compile(file: &Path, e: &EngineArgs) -> Result<(Vec<(String, String)>, Compiled)> {
     let (sources, compiled) = engine::compile_file(e.engine, file, e.limits()?)?;
     for d in &compiled.diagnostics {
-        eprint!("{}", report::render(d, &sources));
+        anstream::eprint!("{}", report::render(d, &sources));
     }
     Ok((sources, compiled))
 }

@@ -8,7 +8,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-pub use helm_xmpp::files::TempDir;
+/// A private temporary folder (`tempfile`), removed when dropped; `.0` is its path.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf, tempfile::TempDir);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> std::io::Result<TempDir> {
+        let dir = tempfile::Builder::new().prefix(&format!("{prefix}-")).tempdir()?;
+        Ok(TempDir(dir.path().to_path_buf(), dir))
+    }
+}
 
 /// The `helm-xmpp` binary cargo built for these tests.
 pub fn bin() -> Command {

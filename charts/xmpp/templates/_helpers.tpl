@@ -43,31 +43,52 @@ Usage: {{ include "xmpp.commonLabels" . | nindent 4 }}
 */}}
 {{- define "xmpp.commonLabels" -}}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/version: {{ (get .Values.image .Values.server).tag | quote }}
+{{- $server := include "xmpp.server" . }}
+app.kubernetes.io/version: {{ (get .Values.image $server).tag | quote }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
-helm-xmpp.io/server: {{ .Values.server }}
+helm-xmpp.io/server: {{ $server }}
 {{- end -}}
 
 {{/*
-xmpp.configFile: the file name of the selected server's config.
+xmpp.server: the server that runs: `server` when set, else the one the DSL targets (ejabberd when it
+targets both). Fails when the DSL does not target it, or when there is no compile result at all.
+Usage: {{ $server := include "xmpp.server" . }}
+*/}}
+{{- define "xmpp.server" -}}
+{{- $targets := .Values.compiled.targets | default dict -}}
+{{- if not $targets -}}
+{{- fail "compiled.files is empty: render with `helm xmpp render CHART -f site.xmpp` (or install/upgrade), which compiles the DSL into the chart's values" -}}
+{{- end -}}
+{{- $server := .Values.server | default (ternary "ejabberd" "prosody" (hasKey $targets "ejabberd")) -}}
+{{- if not (hasKey $targets $server) -}}
+{{- fail (printf "server=%s, but the DSL targets only %s: add `%s` to its `targets` line, or set server to one of those" $server (join ", " (keys $targets | sortAlpha)) $server) -}}
+{{- end -}}
+{{- $server -}}
+{{- end -}}
+
+{{/*
+xmpp.compiledFile: the compiled config of the server that runs, as JSON `{server, name, text}`.
+Usage: {{ $config := include "xmpp.compiledFile" . | fromJson }}
+*/}}
+{{- define "xmpp.compiledFile" -}}
+{{- $server := include "xmpp.server" . -}}
+{{- range .Values.compiled.files }}{{ if eq .server $server }}{{ toJson . }}{{ end }}{{ end -}}
+{{- end -}}
+
+{{/*
+xmpp.configFile: the file name of that config, as the compiler named it.
 Usage: {{ include "xmpp.configFile" . }}
 */}}
 {{- define "xmpp.configFile" -}}
-{{- if eq .Values.server "ejabberd" -}}ejabberd.yml{{- else if eq .Values.server "prosody" -}}prosody.cfg.lua{{- else -}}
-{{- fail (printf "server must be ejabberd or prosody, not %q" .Values.server) -}}
-{{- end -}}
+{{- (include "xmpp.compiledFile" . | fromJson).name -}}
 {{- end -}}
 
 {{/*
-xmpp.config: the compiled config of the selected server; fails when it is missing.
+xmpp.config: the text of that config.
 Usage: {{ include "xmpp.config" . }}
 */}}
 {{- define "xmpp.config" -}}
-{{- $text := get .Values.compiled .Values.server -}}
-{{- if not $text -}}
-{{- fail (printf "compiled.%s is empty: render with `helm xmpp render CHART -f site.xmpp`, whose DSL must target %s" .Values.server .Values.server) -}}
-{{- end -}}
-{{- $text -}}
+{{- (include "xmpp.compiledFile" . | fromJson).text -}}
 {{- end -}}
 
 {{/*

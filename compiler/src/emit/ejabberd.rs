@@ -3,7 +3,7 @@
 use serde_yaml_ng::{Mapping, Value};
 
 use super::Modules;
-use crate::facts::{self, EJABBERD_API, EJABBERD_API_COMMANDS, Feature, Version};
+use crate::facts::{self, Construct, EJABBERD_API, EJABBERD_API_COMMANDS, Feature, Server, Version};
 use crate::ir::{
     ArchivePolicy, Auth, Creators, Deployment, Domain, LogLevel, Registration, Secret, Service, SqlKind, Storage,
     TlsMode,
@@ -12,7 +12,7 @@ use crate::ir::{
 pub const FILE_NAME: &str = "ejabberd.yml";
 
 pub(crate) fn emit(d: &Deployment, header: &str) -> String {
-    let version = d.ejabberd.unwrap_or(facts::EJABBERD_CURRENT);
+    let version = d.ejabberd.unwrap_or(facts::EJABBERD_DEFAULT);
     let mut top = Mapping::new();
     put(&mut top, "hosts", strings(d.domains.iter().map(|dom| dom.name.as_str())));
     put(&mut top, "loglevel", s(loglevel(d.log_level)));
@@ -80,7 +80,7 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     }
 
     let mut raw_origins = Vec::new();
-    for raw in d.raw.iter().filter(|r| r.server == crate::ast::Server::Ejabberd) {
+    for raw in d.raw.iter().filter(|r| r.server == Server::Ejabberd) {
         if let Ok(Value::Mapping(m)) = serde_yaml_ng::from_str::<Value>(&raw.text) {
             merge(&mut top, m);
             raw_origins.push(raw.origin.as_str());
@@ -166,10 +166,13 @@ fn storage(top: &mut Mapping, d: &Deployment, version: Version) {
         put(top, "sql_password", secret(p));
     }
     // One schema for several domains; the option was renamed in 25.10.
-    let multihost =
-        if version >= facts::EJABBERD_SQL_SCHEMA_MULTIHOST { "sql_schema_multihost" } else { "new_sql_schema" };
+    let multihost = if facts::supports(Construct::SqlSchemaMultihost, Server::Ejabberd, version) {
+        "sql_schema_multihost"
+    } else {
+        "new_sql_schema"
+    };
     put(top, multihost, Value::Bool(true));
-    if version >= facts::EJABBERD_UPDATE_SQL_SCHEMA {
+    if facts::supports(Construct::UpdateSqlSchema, Server::Ejabberd, version) {
         put(top, "update_sql_schema", Value::Bool(true));
     }
 }
@@ -324,7 +327,9 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<Value> {
     }
     match dom.registration {
         Registration::Open { .. } => m.add(facts::REGISTRATION.ejabberd, map([("access", s("register"))])),
-        Registration::Invite if version >= facts::EJABBERD_INVITES => m.add(facts::EJABBERD_INVITES_MODULE, empty()),
+        Registration::Invite if facts::supports(Construct::InviteRegistration, Server::Ejabberd, version) => {
+            m.add(facts::EJABBERD_INVITES_MODULE, empty())
+        }
         _ => {}
     }
     if let Some(t) = &d.turn {

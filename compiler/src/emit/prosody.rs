@@ -2,17 +2,16 @@
 
 use super::Modules;
 use super::lua::{Lua, Writer, quote};
-use crate::ast::Server;
-use crate::check::prosody_period;
-use crate::facts::{self, Version};
+use crate::facts::{self, Construct, Server, Version};
 use crate::ir::{
-    ArchivePolicy, Creators, Deployment, Domain, LogLevel, Registration, Secret, Service, SqlKind, Storage, TlsMode,
+    ArchivePolicy, Creators, Deployment, Domain, Duration, LogLevel, Registration, Secret, Service, SqlKind, Storage,
+    TlsMode,
 };
 
 pub const FILE_NAME: &str = "prosody.cfg.lua";
 
 pub(crate) fn emit(d: &Deployment, header: &str) -> String {
-    let version = d.prosody.unwrap_or(facts::PROSODY_CURRENT);
+    let version = d.prosody.unwrap_or(facts::PROSODY_DEFAULT);
     let mut w = Writer::default();
     w.comment("", header);
     w.line("");
@@ -170,9 +169,8 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<()> {
         m.add(core, ());
     }
     for f in &dom.features {
-        let info = facts::feature_info(*f);
-        if version >= info.prosody_since {
-            for module in info.prosody {
+        if facts::supports(Construct::Feature(*f), Server::Prosody, version) {
+            for module in facts::feature_info(*f).prosody {
                 m.add(module, ());
             }
         }
@@ -230,7 +228,7 @@ fn virtual_host(w: &mut Writer, dom: &Domain, extra: &[(String, ())], d: &Deploy
             ArchivePolicy::Roster => Lua::str("roster"),
         };
         w.set(i, "default_archive_policy", &policy);
-        if let Some(period) = a.retention.and_then(prosody_period) {
+        if let Some(period) = a.retention.and_then(Duration::prosody_period) {
             w.set(i, "archive_expires_after", &Lua::str(period));
         }
     }

@@ -1,4 +1,6 @@
-//! Checking: the AST of every file to one server-neutral [`Deployment`], with every error found.
+//! Lowering: the AST of every file to one server-neutral [`Deployment`], with every error found, and
+//! the constructs used noted for the compatibility pass (`compat.rs`). Nothing here depends on what a
+//! server can express: that is the capability table in `facts.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -7,8 +9,8 @@ use crate::ast::{
     self, DomainItem, ListenItem, ListenerKind, Secret, Server, Settings, Span, Spanned, Statement, Value,
 };
 use crate::diagnostic::{Code, Sink, nearest};
-use crate::facts::{self, Feature, Version};
-use crate::ir::{self, Deployment, LogLevel, TimeUnit};
+use crate::facts::{self, Construct, Version};
+use crate::ir::{self, Deployment, LogLevel};
 
 /// Statements of the root file with every `include` replaced by the included file's statements.
 fn flatten<'a>(files: &'a [ast::File], paths: &[String], sink: &mut Sink) -> Vec<&'a Statement> {
@@ -47,11 +49,11 @@ fn flatten<'a>(files: &'a [ast::File], paths: &[String], sink: &mut Sink) -> Vec
     out
 }
 
-pub(crate) fn check(files: &[ast::File], paths: &[String], sink: &mut Sink) -> Deployment {
+pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> Deployment {
     let statements = flatten(files, paths, sink);
     let mut d = Deployment {
-        ejabberd: Some(facts::EJABBERD_CURRENT),
-        prosody: Some(facts::PROSODY_CURRENT),
+        ejabberd: Some(facts::EJABBERD_DEFAULT),
+        prosody: Some(facts::PROSODY_DEFAULT),
         log_level: LogLevel::Info,
         certificate: None,
         domains: Vec::new(),
@@ -100,7 +102,7 @@ pub(crate) fn check(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
                 }
             }
             Statement::Domain(domain) => {
-                if let Some(checked) = check_domain(domain, &d, sink) {
+                if let Some(checked) = check_domain(domain, sink) {
                     if domains.insert(checked.name.clone()) {
                         d.domains.push(checked);
                     } else {
@@ -128,12 +130,12 @@ pub(crate) fn check(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
             }
             Statement::Auth(auth) => {
                 if once(&mut once_seen, "auth", auth.span, sink) {
-                    d.auth = check_auth(auth, &d, sink);
+                    d.auth = check_auth(auth, sink);
                 }
             }
             Statement::Storage(storage) => {
                 if once(&mut once_seen, "storage", storage.span, sink) {
-                    d.storage = check_storage(storage, &d, sink);
+                    d.storage = check_storage(storage, sink);
                 }
             }
             Statement::Limits(settings) => {
@@ -144,12 +146,16 @@ pub(crate) fn check(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
             }
             Statement::Turn { host, settings, span } => {
                 if once(&mut once_seen, "turn", *span, sink) {
-                    d.turn = check_turn(host, settings.as_ref(), *span, &d, sink);
+                    d.turn = check_turn(host, settings.as_ref(), *span, sink);
                 }
             }
             Statement::Metrics { path, allow, span } => {
                 if once(&mut once_seen, "metrics", *span, sink) {
                     metrics_span = Some(*span);
+                    sink.used(Construct::Metrics, *span, "");
+                    if allow.len() > 1 {
+                        sink.used(Construct::MetricsNetworks, *span, "");
+                    }
                     let allow = allow.iter().filter_map(|n| check_network(n, sink)).collect();
                     d.metrics = check_path(path, sink).map(|path| ir::Metrics { path, allow });
                 }
@@ -171,8 +177,38 @@ pub(crate) fn check(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
         sink.error(Code::NoDomain, span, "no `domain` is declared")
             .hint("try `domain \"chat.example.com\" { admins alice }`");
     }
-    cross_checks(&statements, &d, metrics_span, sink);
+    dependencies(&d, metrics_span, sink);
     d
+}
+
+/// What a construct needs elsewhere in the deployment (an http listener, a database), and what
+/// ejabberd applies server-wide, checked once everything is lowered, from the constructs noted.
+fn dependencies(d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
+    let http = d.http().map(|(_, h)| h);
+    if let Some(span) = metrics_span
+        && http.is_none()
+    {
+        sink.error(Code::NeedsListener, span, "`metrics` is served over HTTP, but there is no `listen http`")
+            .hint("try `listen http 5280 { }`");
+    }
+    let sessions: BTreeSet<Option<u64>> = d.domains.iter().map(|dom| dom.max_sessions).collect();
+    let quotas: BTreeSet<u64> = d.domains.iter().filter_map(|dom| dom.upload.as_ref()?.quota).collect();
+    let sql = matches!(d.storage, ir::Storage::Sql(_));
+    for u in sink.uses.clone() {
+        match u.construct {
+            Construct::Upload if http.is_none_or(|h| h.upload.is_none()) => {
+                sink.error(Code::NeedsListener, u.span, "`upload` needs an http listener that serves uploads")
+                    .hint("try `upload \"/upload\"` inside `listen http 5280 { … }`");
+            }
+            Construct::AuthSql if !sql => {
+                sink.error(Code::MissingSetting, u.span, "`auth sql` needs a `storage` block with a database")
+                    .hint("try `storage postgres { host \"db\"; database \"xmpp\"; user \"xmpp\"; password env(\"XMPP_DB_PASSWORD\") }`");
+            }
+            Construct::MaxSessions if sessions.len() > 1 => sink.used(Construct::MaxSessionsDiffer, u.span, ""),
+            Construct::Upload if quotas.len() > 1 => sink.used(Construct::UploadQuotaDiffer, u.span, ""),
+            _ => {}
+        }
+    }
 }
 
 /// Removes the indentation common to all non-blank lines, and blank first and last lines.
@@ -252,7 +288,7 @@ fn absolute_path(p: &Spanned<String>, sink: &mut Sink) -> bool {
     false
 }
 
-fn check_domain(domain: &ast::Domain, d: &Deployment, sink: &mut Sink) -> Option<ir::Domain> {
+fn check_domain(domain: &ast::Domain, sink: &mut Sink) -> Option<ir::Domain> {
     let name = domain.name.value.clone();
     if !is_domain_name(&name) {
         sink.error(Code::BadDomain, domain.name.span, format!("`{name}` is not a domain name"))
@@ -291,6 +327,13 @@ fn check_domain(domain: &ast::Domain, d: &Deployment, sink: &mut Sink) -> Option
                 }
             }
             DomainItem::Archive(a) => {
+                if let Some(r) = &a.retention {
+                    let days = r.value.seconds().div_ceil(86_400);
+                    sink.used(Construct::ArchiveRetention, r.span, &days.to_string());
+                    if r.value.prosody_period().is_none() {
+                        sink.used(Construct::RetentionNotInDays, r.span, &days.max(1).to_string());
+                    }
+                }
                 if once(&mut seen, "archive", a.span, sink) && a.enabled {
                     out.archive = Some(ir::Archive {
                         default: a.default.as_ref().map_or(ir::ArchivePolicy::Roster, |p| p.value),
@@ -300,13 +343,14 @@ fn check_domain(domain: &ast::Domain, d: &Deployment, sink: &mut Sink) -> Option
             }
             DomainItem::Registration { mode, settings } => {
                 if once(&mut seen, "registration", mode.span, sink) {
-                    out.registration = check_registration(mode, settings.as_ref(), d, sink);
+                    out.registration = check_registration(mode, settings.as_ref(), sink);
                 }
             }
             DomainItem::Features(words) => {
                 for w in words {
                     match facts::FEATURES.iter().find(|f| f.name == w.value) {
                         Some(info) => {
+                            sink.used(Construct::Feature(info.feature), w.span, info.name);
                             out.features.insert(info.feature);
                         }
                         None => {
@@ -330,6 +374,9 @@ fn check_domain(domain: &ast::Domain, d: &Deployment, sink: &mut Sink) -> Option
                 }
             }
             DomainItem::Profile(span) => {
+                for f in facts::PROFILE_MODERN {
+                    sink.used(Construct::Feature(*f), *span, facts::feature_info(*f).name);
+                }
                 if once(&mut seen, "profile", *span, sink) {
                     out.features.extend(facts::PROFILE_MODERN);
                     if out.archive.is_none() && !seen.contains_key("archive") {
@@ -345,6 +392,10 @@ fn check_domain(domain: &ast::Domain, d: &Deployment, sink: &mut Sink) -> Option
                 }
             }
             DomainItem::Upload { name, settings, span } => {
+                sink.used(Construct::Upload, *span, "");
+                if let Some(q) = settings.as_ref().and_then(|s| s.items.iter().find(|i| i.key.value == "quota")) {
+                    sink.used(Construct::UploadQuota, q.span, "");
+                }
                 if once(&mut seen, "upload", *span, sink)
                     && let Some(host) = service_host(name, &out.name, &mut hosts, sink)
                 {
@@ -366,6 +417,7 @@ fn check_domain(domain: &ast::Domain, d: &Deployment, sink: &mut Sink) -> Option
                 }
             }
             DomainItem::MaxSessions(v) => {
+                sink.used(Construct::MaxSessions, v.span, "");
                 if once(&mut seen, "max-sessions", v.span, sink) {
                     out.max_sessions = integer(v, "max-sessions", 1, 1_000_000, sink);
                 }
@@ -399,7 +451,6 @@ fn service_host(
 fn check_registration(
     mode: &Spanned<ast::RegistrationMode>,
     settings: Option<&Settings>,
-    d: &Deployment,
     sink: &mut Sink,
 ) -> ir::Registration {
     let allowed: &[&str] = if mode.value == ast::RegistrationMode::Open { &["interval"] } else { &[] };
@@ -409,17 +460,7 @@ fn check_registration(
         ast::RegistrationMode::Closed => ir::Registration::Closed,
         ast::RegistrationMode::Open => ir::Registration::Open { interval: f.duration("interval", sink) },
         ast::RegistrationMode::Invite => {
-            if let Some(v) = d.ejabberd.filter(|v| *v < facts::EJABBERD_INVITES) {
-                sink.error(
-                    Code::NeedsNewer,
-                    mode.span,
-                    format!(
-                        "invite-only registration needs ejabberd >= {} (mod_invites); the targets include {v}",
-                        facts::EJABBERD_INVITES
-                    ),
-                )
-                .hint(format!("try `targets ejabberd >= {}`, or `registration closed`", facts::EJABBERD_INVITES));
-            }
+            sink.used(Construct::InviteRegistration, mode.span, "");
             ir::Registration::Invite
         }
     }
@@ -470,23 +511,20 @@ fn check_upload(host: String, label: &str, settings: Option<&Settings>, sink: &m
     })
 }
 
-fn check_auth(auth: &Spanned<ast::AuthKind>, d: &Deployment, sink: &mut Sink) -> ir::Auth {
-    let no_prosody = |sink: &mut Sink, what: &str, module: &str| {
-        if d.prosody.is_some() {
-            sink.error(Code::Unsupported, auth.span, format!("prosody has no bundled {what} authentication")).hint(
-                format!("try `auth internal`, or target ejabberd only (prosody needs the community module {module})"),
-            );
-        }
-    };
+fn check_auth(auth: &Spanned<ast::AuthKind>, sink: &mut Sink) -> ir::Auth {
     match &auth.value {
-        ast::AuthKind::Internal | ast::AuthKind::Sql => ir::Auth::Internal,
+        ast::AuthKind::Internal => ir::Auth::Internal,
+        ast::AuthKind::Sql => {
+            sink.used(Construct::AuthSql, auth.span, "");
+            ir::Auth::Internal
+        }
         ast::AuthKind::External(program) => {
-            no_prosody(sink, "external-program", "mod_auth_external");
+            sink.used(Construct::AuthExternal, auth.span, "");
             absolute_path(program, sink);
             ir::Auth::External { program: program.value.clone() }
         }
         ast::AuthKind::Ldap(settings) => {
-            no_prosody(sink, "LDAP", "mod_auth_ldap");
+            sink.used(Construct::AuthLdap, auth.span, "");
             let f = Fields::new(settings, "ldap", &["server", "port", "base", "bind", "password", "uid"], sink);
             let servers = f.strings("server", sink).unwrap_or_default();
             let base = f.string("base", sink);
@@ -499,14 +537,14 @@ fn check_auth(auth: &Spanned<ast::AuthKind>, d: &Deployment, sink: &mut Sink) ->
                 port: f.port("port", sink).unwrap_or(389),
                 base: base.unwrap_or_default(),
                 bind: f.string("bind", sink),
-                password: f.secret("password", d, sink),
+                password: f.secret("password", sink),
                 uid: f.string("uid", sink).unwrap_or_else(|| "uid".to_string()),
             })
         }
     }
 }
 
-fn check_storage(storage: &Spanned<ast::StorageKind>, d: &Deployment, sink: &mut Sink) -> ir::Storage {
+fn check_storage(storage: &Spanned<ast::StorageKind>, sink: &mut Sink) -> ir::Storage {
     let ast::StorageKind::Sql(kind, settings) = &storage.value else {
         return ir::Storage::Internal;
     };
@@ -552,24 +590,18 @@ fn check_storage(storage: &Spanned<ast::StorageKind>, d: &Deployment, sink: &mut
         port: f.port("port", sink),
         database: database.unwrap_or_default(),
         user: f.string("user", sink),
-        password: f.secret("password", d, sink),
+        password: f.secret("password", sink),
         only,
     })
 }
 
-fn check_turn(
-    host: &Spanned<String>,
-    settings: Option<&Settings>,
-    span: Span,
-    d: &Deployment,
-    sink: &mut Sink,
-) -> Option<ir::Turn> {
+fn check_turn(host: &Spanned<String>, settings: Option<&Settings>, span: Span, sink: &mut Sink) -> Option<ir::Turn> {
     let empty = Settings::default();
     let f = Fields::new(settings.unwrap_or(&empty), "turn", &["secret", "port", "tls-port"], sink);
     if !is_domain_name(&host.value) {
         sink.error(Code::BadDomain, host.span, format!("`{}` is not a host name", host.value));
     }
-    let secret = f.secret("secret", d, sink);
+    let secret = f.secret("secret", sink);
     if secret.is_none() && f.get("secret").is_none() {
         sink.error(Code::MissingSetting, span, "a turn block needs the shared `secret`")
             .hint("try `turn \"turn.example.com\" { secret env(\"TURN_SECRET\") }`");
@@ -661,6 +693,7 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
             ListenItem::Bosh(p) => http.bosh = check_path(p, sink),
             ListenItem::Upload(p) => http.upload = check_path(p, sink),
             ListenItem::Api { path, allow } => {
+                sink.used(Construct::AdminApi, span, "");
                 let path = check_path(path, sink);
                 let allow: Vec<String> = allow.iter().filter_map(|n| check_network(n, sink)).collect();
                 http.api = path.map(|path| ir::Api { path, allow });
@@ -859,10 +892,10 @@ impl<'a> Fields<'a> {
     }
 
     /// A secret reference: a literal here would land in a ConfigMap, so it is an error.
-    fn secret(&self, key: &str, d: &Deployment, sink: &mut Sink) -> Option<Secret> {
+    fn secret(&self, key: &str, sink: &mut Sink) -> Option<Secret> {
         let v = self.one(key, sink)?;
         match &v.value {
-            Value::Secret(s) => check_secret(s, v.span, d, sink).then(|| s.clone()),
+            Value::Secret(s) => check_secret(s, v.span, sink).then(|| s.clone()),
             Value::Str(_) => {
                 sink.error(
                     Code::LiteralSecret,
@@ -888,7 +921,7 @@ fn env_name(block: &str, key: &str) -> String {
     format!("XMPP_{}_{}", block, key).to_uppercase().replace('-', "_")
 }
 
-fn check_secret(s: &Secret, span: Span, d: &Deployment, sink: &mut Sink) -> bool {
+fn check_secret(s: &Secret, span: Span, sink: &mut Sink) -> bool {
     match s {
         Secret::Env(name) => {
             let ok = !name.is_empty()
@@ -902,199 +935,12 @@ fn check_secret(s: &Secret, span: Span, d: &Deployment, sink: &mut Sink) -> bool
             ok
         }
         Secret::File(path) => {
-            let mut ok = path.starts_with('/') && !path.contains('"') && !path.contains('\n');
+            sink.used(Construct::FileSecret, span, "");
+            let ok = path.starts_with('/') && !path.contains('"') && !path.contains('\n');
             if !ok {
                 sink.error(Code::BadPath, span, format!("`{path}` is not an absolute path"));
             }
-            if d.ejabberd.is_some() {
-                sink.error(Code::Unsupported, span, "ejabberd cannot read a secret from a file")
-                    .hint("try `env(\"NAME\")`, which every target can read");
-                ok = false;
-            }
-            if let Some(v) = d.prosody.filter(|v| *v < facts::PROSODY_FILE_SECRETS) {
-                sink.error(
-                    Code::NeedsNewer,
-                    span,
-                    format!(
-                        "`file()` secrets need prosody >= {} (FileLine); the targets include {v}",
-                        facts::PROSODY_FILE_SECRETS
-                    ),
-                )
-                .hint("try `env(\"NAME\")`, which every target can read");
-                ok = false;
-            }
             ok
         }
-    }
-}
-
-/// Checks that need the whole deployment: features a target cannot express, and what depends on what.
-fn cross_checks(statements: &[&Statement], d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
-    let http = d.http().map(|(_, h)| h.clone());
-    for st in statements {
-        match st {
-            Statement::Listen(l) => {
-                for item in &l.items {
-                    if matches!(item.value, ListenItem::Api { .. }) && d.prosody.is_some() {
-                        sink.warning(
-                            Code::NotOnServer,
-                            item.span,
-                            "prosody has no admin REST API; `api` is rendered for ejabberd only",
-                        );
-                    }
-                }
-            }
-            Statement::Domain(dom) => domain_cross_checks(dom, d, http.as_ref(), sink),
-            _ => {}
-        }
-    }
-    if let Some(span) = metrics_span {
-        if http.is_none() {
-            sink.error(Code::NeedsListener, span, "`metrics` is served over HTTP, but there is no `listen http`")
-                .hint("try `listen http 5280 { }`");
-        }
-        if d.ejabberd.is_some() {
-            sink.warning(
-                Code::NotOnServer,
-                span,
-                "ejabberd has no built-in metrics endpoint; `metrics` is rendered for prosody only",
-            )
-            .hint("try the contrib module mod_prometheus in an `ejabberd { }` block");
-        }
-        if let Some(m) = &d.metrics
-            && m.allow.len() > 1
-            && d.prosody.is_some()
-        {
-            sink.error(
-                Code::Unsupported,
-                span,
-                "prosody allows metrics from one network only (openmetrics_allow_cidr)",
-            )
-            .hint("try one network, e.g. `allow 10.0.0.0/8`");
-        }
-    }
-    server_wide_on_ejabberd(statements, d, sink);
-    let sql = matches!(d.storage, ir::Storage::Sql(_));
-    for st in statements {
-        if let Statement::Auth(a) = st
-            && matches!(a.value, ast::AuthKind::Sql)
-            && !sql
-        {
-            sink.error(Code::MissingSetting, a.span, "`auth sql` needs a `storage` block with a database")
-                .hint("try `storage postgres { host \"db\"; database \"xmpp\"; user \"xmpp\"; password env(\"XMPP_DB_PASSWORD\") }`");
-        }
-    }
-}
-
-/// ejabberd applies some per-domain settings server-wide (`shaper_rules`): they must agree.
-fn server_wide_on_ejabberd(statements: &[&Statement], d: &Deployment, sink: &mut Sink) {
-    if d.ejabberd.is_none() {
-        return;
-    }
-    let sessions: BTreeSet<Option<u64>> = d.domains.iter().map(|dom| dom.max_sessions).collect();
-    let quotas: BTreeSet<u64> = d.domains.iter().filter_map(|dom| dom.upload.as_ref()?.quota).collect();
-    for st in statements {
-        let Statement::Domain(dom) = st else { continue };
-        for item in &dom.items {
-            let span = match item {
-                DomainItem::MaxSessions(v) if sessions.len() > 1 => v.span,
-                DomainItem::Upload { span, .. } if quotas.len() > 1 => *span,
-                _ => continue,
-            };
-            let what = if matches!(item, DomainItem::MaxSessions(_)) { "max-sessions" } else { "upload quota" };
-            sink.error(
-                Code::Unsupported,
-                span,
-                format!("ejabberd applies `{what}` to every domain, and the domains differ"),
-            )
-            .hint(format!("try the same `{what}` in every domain"));
-        }
-    }
-}
-
-fn domain_cross_checks(dom: &ast::Domain, d: &Deployment, http: Option<&ir::Http>, sink: &mut Sink) {
-    for item in &dom.items {
-        match item {
-            DomainItem::Archive(a) => {
-                let Some(r) = &a.retention else { continue };
-                if d.ejabberd.is_some() {
-                    sink.warning(
-                        Code::NotOnServer,
-                        r.span,
-                        "ejabberd cannot expire archived messages by itself; `retention` is rendered for prosody only",
-                    )
-                    .hint(format!(
-                        "try running `ejabberdctl delete_old_mam_messages all {}` daily",
-                        r.value.seconds().div_ceil(86_400)
-                    ));
-                }
-                if d.prosody.is_some() && prosody_period(r.value).is_none() {
-                    sink.error(Code::Unsupported, r.span, "prosody counts archive retention in whole days")
-                        .hint(format!("try `{}d`", r.value.seconds().div_ceil(86_400).max(1)));
-                }
-            }
-            DomainItem::Upload { span, settings, .. } => {
-                if http.is_none_or(|h| h.upload.is_none()) {
-                    sink.error(Code::NeedsListener, *span, "`upload` needs an http listener that serves uploads")
-                        .hint("try `upload \"/upload\"` inside `listen http 5280 { … }`");
-                }
-                let quota = settings.as_ref().and_then(|s| s.items.iter().find(|i| i.key.value == "quota"));
-                if let (Some(q), true) = (quota, d.prosody.is_some() && d.ejabberd.is_some()) {
-                    sink.warning(
-                        Code::NotOnServer,
-                        q.span,
-                        "prosody limits uploads per user per day, ejabberd per user in total; `quota` is rendered as each can",
-                    );
-                }
-            }
-            DomainItem::Features(words) => {
-                for w in words {
-                    if let Some(info) = facts::FEATURES.iter().find(|f| f.name == w.value) {
-                        needs_prosody(info.feature, w.span, d, sink);
-                    }
-                }
-            }
-            DomainItem::Profile(span) => {
-                for f in facts::PROFILE_MODERN {
-                    needs_prosody(*f, *span, d, sink);
-                }
-            }
-            DomainItem::MaxSessions(v) if d.prosody.is_some() => {
-                sink.warning(
-                    Code::NotOnServer,
-                    v.span,
-                    "prosody has no bundled session limit; `max-sessions` is rendered for ejabberd only",
-                );
-            }
-            _ => {}
-        }
-    }
-}
-
-/// A feature whose Prosody module is bundled only from some release on.
-fn needs_prosody(f: Feature, span: Span, d: &Deployment, sink: &mut Sink) {
-    let info = facts::feature_info(f);
-    if let Some(v) = d.prosody.filter(|v| *v < info.prosody_since) {
-        sink.warning(
-            Code::NotOnServer,
-            span,
-            format!(
-                "`{}` needs prosody >= {} (mod_{}); with the targets including {v}, it is rendered for ejabberd only",
-                info.name,
-                info.prosody_since,
-                info.prosody.join(", mod_")
-            ),
-        )
-        .hint(format!("try `targets prosody >= {}`", info.prosody_since));
-    }
-}
-
-/// A retention period as Prosody writes it (`1y`, `2w`, `30d`), if it can.
-pub(crate) fn prosody_period(d: ir::Duration) -> Option<String> {
-    match d.unit {
-        TimeUnit::Year => Some(format!("{}y", d.amount)),
-        TimeUnit::Week => Some(format!("{}w", d.amount)),
-        _ if d.seconds().is_multiple_of(86_400) && d.seconds() > 0 => Some(format!("{}d", d.seconds() / 86_400)),
-        _ => None,
     }
 }
