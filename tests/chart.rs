@@ -9,7 +9,7 @@ use std::fs;
 use std::process::Output;
 
 use common::*;
-use serde_yaml_ng::Value;
+use serde_norway::Value;
 
 const HELMS: [&str; 2] = ["helm3", "helm4"];
 const EXAMPLES: [&str; 4] = ["minimal", "site", "team", "production"];
@@ -463,7 +463,7 @@ fn the_post_renderer_injects_the_configs_into_a_foreign_chart() {
 fn the_default_images_run_the_compilers_default_releases() {
     use xmpp_compiler::facts::Server;
     let values: Value =
-        serde_yaml_ng::from_str(&fs::read_to_string(root().join("charts/xmpp/values.yaml")).unwrap()).unwrap();
+        serde_norway::from_str(&fs::read_to_string(root().join("charts/xmpp/values.yaml")).unwrap()).unwrap();
     for server in Server::ALL {
         let tag = values["image"][server.name()]["tag"].as_str().unwrap();
         assert_eq!(tag, server.default_target().to_string(), "image.{}.tag", server.name());
@@ -486,7 +486,7 @@ fn the_chart_readme_documents_every_value() {
     }
     assert!(readme == fresh, "charts/xmpp/README.md's value table is stale: run UPDATE_DOCS=1 cargo test --test chart");
     // Every leaf of values.yaml is in the table.
-    let parsed: Value = serde_yaml_ng::from_str(&values).unwrap();
+    let parsed: Value = serde_norway::from_str(&values).unwrap();
     let mut keys = Vec::new();
     leaves(&parsed, "", &mut keys);
     for key in keys {

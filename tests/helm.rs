@@ -8,7 +8,7 @@ use std::fs;
 use std::process::Command;
 
 use common::*;
-use serde_yaml_ng::Value;
+use serde_norway::Value;
 
 /// The `data` of the first ConfigMap in rendered manifests.
 fn configmap_data(manifests: &str) -> Value {

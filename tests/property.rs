@@ -156,7 +156,7 @@ fn accepted_files_give_valid_yaml_and_lua_format_idempotently_and_agree_in_the_s
         for f in &native.files {
             let body = &f.text;
             if f.name.ends_with(".yml") {
-                let parsed: Result<serde_yaml_ng::Value, _> = serde_yaml_ng::from_str(body);
+                let parsed: Result<serde_norway::Value, _> = serde_norway::from_str(body);
                 assert!(parsed.as_ref().is_ok_and(|v| v["hosts"].is_sequence()), "case {case}: {parsed:?}\n{dsl}");
             } else {
                 fs::write(&lua, body).unwrap();

@@ -164,7 +164,7 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
                 let (line, _) = sink.line_col(text.span.file, text.span.start);
                 let origin = format!("{}:{line}", paths.get(text.span.file).map_or("?", String::as_str));
                 if server.value == Server::Ejabberd
-                    && let Err(e) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&dedent(&text.value))
+                    && let Err(e) = serde_norway::from_str::<serde_norway::Value>(&dedent(&text.value))
                 {
                     sink.error(Code::BadRaw, text.span, format!("the raw ejabberd block is not YAML: {e}"));
                 }

@@ -21,13 +21,13 @@ pub fn values_yaml(c: &Compiled) -> Result<String> {
         compiled: &'a Compiled,
     }
     let compiled = Compiled { needs: Vec::new(), diagnostics: Vec::new(), ..c.clone() };
-    serde_yaml_ng::to_string(&Values { compiled: &compiled })
+    serde_norway::to_string(&Values { compiled: &compiled })
         .map_err(|e| Error::new(format!("cannot write values: {e}")))
 }
 
 /// A ConfigMap holding the compiled files, for GitOps and kustomize users (`helm xmpp configmap`).
 pub fn configmap_yaml(c: &Compiled, name: &str, namespace: Option<&str>) -> Result<String> {
-    use serde_yaml_ng::{Mapping, Value};
+    use serde_norway::{Mapping, Value};
     let s = |v: &str| Value::String(v.to_string());
     let mut metadata = Mapping::new();
     metadata.insert(s("name"), s(name));
@@ -53,12 +53,12 @@ pub fn configmap_yaml(c: &Compiled, name: &str, namespace: Option<&str>) -> Resu
 /// `checksum/helm-xmpp` annotation, so its pods roll when the config changes. Documents that need no
 /// change are passed through byte for byte.
 pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
-    use serde_yaml_ng::Value;
+    use serde_norway::Value;
     let checksum = xmpp_compiler::sha256_hex(c.files.iter().flat_map(|f| [f.name.as_bytes(), f.text.as_bytes()]));
     let mut out = String::new();
     let mut injected = false;
     for doc in split_documents(manifests) {
-        let parsed: Option<Value> = serde_yaml_ng::from_str(doc).ok();
+        let parsed: Option<Value> = serde_norway::from_str(doc).ok();
         let changed = match parsed {
             Some(mut v) if is_configmap(&v, name) => {
                 injected = true;
@@ -112,17 +112,17 @@ fn split_documents(stream: &str) -> Vec<&str> {
     docs.into_iter().filter(|d| d.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))).collect()
 }
 
-fn is_configmap(v: &serde_yaml_ng::Value, name: &str) -> bool {
+fn is_configmap(v: &serde_norway::Value, name: &str) -> bool {
     v["kind"] == "ConfigMap" && v["metadata"]["name"] == name
 }
 
-fn mounts_configmap(v: &serde_yaml_ng::Value, name: &str) -> bool {
+fn mounts_configmap(v: &serde_norway::Value, name: &str) -> bool {
     let volumes = v["spec"]["template"]["spec"]["volumes"].as_sequence();
     volumes.is_some_and(|vs| vs.iter().any(|vol| vol["configMap"]["name"] == name))
 }
 
-fn to_yaml(v: &serde_yaml_ng::Value) -> Result<String> {
-    serde_yaml_ng::to_string(v).map_err(|e| Error::new(format!("cannot write a manifest: {e}")))
+fn to_yaml(v: &serde_norway::Value) -> Result<String> {
+    serde_norway::to_string(v).map_err(|e| Error::new(format!("cannot write a manifest: {e}")))
 }
 
 /// Splits the DSL file out of Helm's arguments.

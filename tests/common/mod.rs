@@ -82,10 +82,10 @@ impl Helm {
 }
 
 /// The documents of a multi-document YAML stream (empty ones left out).
-pub fn documents(yaml: &str) -> Vec<serde_yaml_ng::Value> {
+pub fn documents(yaml: &str) -> Vec<serde_norway::Value> {
     use serde::Deserialize as _;
-    serde_yaml_ng::Deserializer::from_str(yaml)
-        .map(|d| serde_yaml_ng::Value::deserialize(d).unwrap())
+    serde_norway::Deserializer::from_str(yaml)
+        .map(|d| serde_norway::Value::deserialize(d).unwrap())
         .filter(|v| !v.is_null())
         .collect()
 }

@@ -1,6 +1,6 @@
-//! `ejabberd.yml`, written through serde (serde_yaml_ng) from a mapping built in a fixed order.
+//! `ejabberd.yml`, written through serde (serde_norway) from a mapping built in a fixed order.
 
-use serde_yaml_ng::{Mapping, Value};
+use serde_norway::{Mapping, Value};
 
 use super::Modules;
 use crate::facts::{self, Construct, EJABBERD_API, EJABBERD_API_COMMANDS, Feature, Server, Version};
@@ -81,12 +81,12 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
 
     let mut raw_origins = Vec::new();
     for raw in d.raw.iter().filter(|r| r.server == Server::Ejabberd) {
-        if let Ok(Value::Mapping(m)) = serde_yaml_ng::from_str::<Value>(&raw.text) {
+        if let Ok(Value::Mapping(m)) = serde_norway::from_str::<Value>(&raw.text) {
             merge(&mut top, m);
             raw_origins.push(raw.origin.as_str());
         }
     }
-    let body = serde_yaml_ng::to_string(&Value::Mapping(top)).unwrap_or_default();
+    let body = serde_norway::to_string(&Value::Mapping(top)).unwrap_or_default();
     let mut out = format!("# {header}\n");
     for origin in raw_origins {
         out.push_str(&format!("# Merged verbatim from the raw `ejabberd {{ }}` block at {origin}.\n"));
