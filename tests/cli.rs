@@ -193,3 +193,23 @@ fn every_test_file_is_registered() {
         }
     }
 }
+
+/// Outputs are created as any file the user makes (0666 less the umask), not private like temporary
+/// files: a server running as its own user reads them.
+#[test]
+fn outputs_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = TempDir::new("hx-umask").unwrap();
+    let out = tmp.0.join("out");
+    let script = format!(
+        "umask 022; exec '{}' compile examples/minimal.xmpp -o '{}'",
+        env!("CARGO_BIN_EXE_helm-xmpp"),
+        out.display()
+    );
+    let o = run(std::process::Command::new("sh").current_dir(root()).args(["-c", &script]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for file in ["ejabberd.yml", "prosody.cfg.lua"] {
+        let mode = fs::metadata(out.join(file)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{file}");
+    }
+}

@@ -47,8 +47,13 @@ fn target_min(dsl: &str, server: &str) -> Option<(u32, u32)> {
 
 fn allows(dsl: &str, server: &str, version: &str) -> bool {
     let Some(min) = target_min(dsl, server) else {
-        // No line, or a line without this server: every release when there is no line at all.
-        return !dsl.lines().any(|l| l.trim_start().starts_with("targets"));
+        // No line: the compiler's default release and later. A line without this server: none.
+        let no_line = !dsl.lines().any(|l| l.trim_start().starts_with("targets"));
+        let default = xmpp_compiler::facts::Server::ALL.into_iter().find(|s| s.name() == server);
+        let default = default
+            .map(|s| s.default_target())
+            .and_then(|v| xmpp_compiler::facts::Version::parse(version).map(|t| t >= v));
+        return no_line && default.unwrap_or(false);
     };
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= min
@@ -99,11 +104,14 @@ fn adapt(example: &str, dir: &Path, db_port: u16) -> (String, u16, String) {
     (out, client, domain)
 }
 
+/// The examples, and a file without `targets` that keeps its data in PostgreSQL (the compiler's
+/// default releases must be ones that run it: no option newer than the chart's default images).
 fn examples() -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = fs::read_dir(root().join("examples"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "xmpp"))
+        .chain([root().join("tests/chart/dsl/no-targets.xmpp")])
         .map(|p| (p.file_stem().unwrap().to_string_lossy().to_string(), fs::read_to_string(&p).unwrap()))
         .collect();
     all.sort();

@@ -59,7 +59,14 @@ pub fn write_all(dir: &Path, files: &[(&str, &str)]) -> Result<Vec<PathBuf>> {
             continue;
         }
         let cannot = |e: std::io::Error| Error::new(format!("cannot write {}: {e}", target.display()));
-        let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).tempfile_in(dir).map_err(cannot)?;
+        // Created as `File::create` would create the target (0666 less the umask), not private as a
+        // temporary file is by default: it becomes the output, which a server's own user reads.
+        let prefix = format!(".{name}.");
+        let mut staging = tempfile::Builder::new();
+        staging.prefix(&prefix);
+        #[cfg(unix)]
+        staging.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let mut tmp = staging.tempfile_in(dir).map_err(cannot)?;
         tmp.write_all(text.as_bytes()).map_err(cannot)?;
         staged.push((tmp, target));
     }

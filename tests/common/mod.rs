@@ -8,13 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// A private temporary folder (`tempfile`), removed when dropped; `.0` is its path.
+/// A temporary folder (`tempfile`), removed when dropped; `.0` is its path. Readable by all (mode
+/// 0755, as a folder made with `mkdir`), since the servers under test run as users of their own.
 #[derive(Debug)]
 pub struct TempDir(pub PathBuf, tempfile::TempDir);
 
 impl TempDir {
     pub fn new(prefix: &str) -> std::io::Result<TempDir> {
-        let dir = tempfile::Builder::new().prefix(&format!("{prefix}-")).tempdir()?;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{prefix}-"))
+            .permissions(PermissionsExt::from_mode(0o755))
+            .tempdir()?;
         Ok(TempDir(dir.path().to_path_buf(), dir))
     }
 }
