@@ -19,6 +19,7 @@ pub mod facts;
 pub mod format;
 pub mod ir;
 mod lower;
+mod settings;
 mod syntax;
 
 use std::collections::BTreeMap;
