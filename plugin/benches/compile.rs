@@ -1,6 +1,6 @@
-//! In-process figures for bench/run: compile throughput natively and in the sandbox, on the examples
+//! In-process figures for bench/measure: compile throughput natively and in the sandbox, on the examples
 //! and on generated files from 125 to 2,000 domains, and what loading and instantiating cost.
-//! Prints Markdown tables. Run through `bash bench/run` (or `cargo bench -p helm-xmpp`).
+//! Prints Markdown tables. Run through `bash bench/measure` (or `cargo bench -p helm-xmpp`).
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::path::Path;
@@ -22,7 +22,7 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     times[runs / 2]
 }
 
-/// A generated site: `domains` domains of ~20 lines each, one set of listeners. bench/run takes its
+/// A generated site: `domains` domains of ~20 lines each, one set of listeners. bench/measure takes its
 /// 1,000-domain file from here too (`HELM_XMPP_BENCH_LARGE=PATH`).
 fn generated(domains: usize) -> String {
     let mut s = String::from("targets ejabberd >= 24.12, prosody >= 13.0\n");

@@ -176,7 +176,7 @@ step "prosody: $(k -n "$NS" exec prosody -- id); data dir $(k -n "$NS" exec pros
 
 # what a helm test pod does: the Service by its cluster DNS name, with busybox's nc
 START_MS=$(now_ms)
-k -n "$NS" apply -f - >/dev/null <<'EOF'
+IFS= read -r -d '' client <<'EOF' || true   # the manifest; the stream's opening goes in below
 apiVersion: v1
 kind: Pod
 metadata: {name: client}
@@ -192,20 +192,21 @@ spec:
   - name: client
     image: localhost/busybox:test
     imagePullPolicy: Never
+    env: [{name: STREAM_OPEN, value: '@STREAM_OPEN@'}]
     command:
     - sh
     - -ec
     - |
       nslookup ejabberd.smoke.svc.cluster.local 2>&1 | grep -A1 '^Name:'
       # busybox nc quits as soon as its input ends, before the answer: keep the input open a moment
-      out=$( (printf '<?xml version="1.0"?><stream:stream to="localhost" xmlns="jabber:client" xmlns:stream="http://etherx.jabber.org/streams" version="1.0">'; sleep 2) |
-        nc ejabberd 5222 || true)
+      out=$( (printf '%s' "$STREAM_OPEN"; sleep 2) | nc ejabberd 5222 || true)
       case $out in *"<stream:features"*) echo "stream features from ejabberd:5222" ;; *) echo "no features: $out"; exit 1 ;; esac
     securityContext:
       allowPrivilegeEscalation: false
       readOnlyRootFilesystem: true
       capabilities: {drop: [ALL]}
 EOF
+k -n "$NS" apply -f - >/dev/null <<<"${client//@STREAM_OPEN@/$(xmpp_stream_open localhost)}"
 for _ in $(seq 300); do
   phase=$(k -n "$NS" get pod client -o 'jsonpath={.status.phase}')
   case $phase in Succeeded|Failed) break ;; esac; sleep 0.2

@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # The chart's scenarios on the real node, with one Helm: `chart.sh helm3|helm4`. Runs inside the
 # node's namespaces (`node exec`), so kubectl, helm, port-forward and the clients reach the cluster
-# and nothing else. Each scenario prints `ok <name> <seconds>s` or fails the script with a reason.
+# and nothing else. The scenarios run in the order of their numbers, each on what the ones before it
+# left; each prints `ok [helm] NN-name <ms>ms` or fails the script with a reason.
 set -euo pipefail
 shopt -s inherit_errexit
 
 HELM=${1:?usage: chart.sh helm3|helm4}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+# shellcheck source=../../lib.sh
+. "$ROOT/tests/lib.sh"
 FIX=$ROOT/tests/cluster/fixtures
-TOOLS=${HELM_XMPP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/helm-xmpp}
-PY=$TOOLS/venv/bin/python
-HURL=$TOOLS/hurl/bin/hurl
+PY=$HX_VENV/bin/python
+HURL=$HX_HURL_DIR/bin/hurl
 NS=xmpp-$HELM
 DOMAIN=chat.test
 PASSWORD=cluster-user-pw
 # Secret values the scenarios supply; none may show in a ConfigMap, a manifest or a log.
 DB_SECRET=db-secret-$RANDOM$RANDOM
 TURN_SECRET=turn-secret-$RANDOM$RANDOM
-WORK=$(mktemp -d /tmp/hx-cluster-$HELM.XXXXXX)
+WORK=$(mktemp -d "/tmp/hx-cluster-$HELM.XXXXXX")
 PIDS=()
 
 cleanup() {
@@ -31,7 +33,7 @@ trap cleanup EXIT
 export HELM_DATA_HOME=$WORK/helm/data HELM_CONFIG_HOME=$WORK/helm/config HELM_CACHE_HOME=$WORK/helm/cache
 unset HELM_PLUGINS
 export HELM_XMPP_BIN=$ROOT/target/release/helm-xmpp
-helm() { "$TOOLS/bin/$HELM" "$@"; }
+helm() { "$HX_BIN/$HELM" "$@"; }
 k() { kubectl -n "$NS" "$@"; }
 
 fail() { echo "FAIL [$HELM] $SCENARIO: $*" >&2; exit 1; }
@@ -78,8 +80,8 @@ config_data() { k get configmap "$1" -o jsonpath='{.data}'; }
 ready() { k wait --for=condition=Ready "pod/$1" --timeout="${2:-180}s" >/dev/null; }
 rolled_out() { k rollout status "statefulset/$1" --timeout="${2:-300}s" >/dev/null; }
 
-# ------------------------------------------------------------------ setup
-begin setup
+# ------------------------------------------------------------------ 00. plugins, namespace, secrets
+begin 00-setup
 helm plugin install "$ROOT" >/dev/null
 [ "$HELM" = helm4 ] && helm plugin install "$ROOT/plugin/postrender" >/dev/null
 kubectl create namespace "$NS" >/dev/null
@@ -91,8 +93,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$DOMAIN" \
 k create secret tls xmpp-tls --cert="$WORK/tls.crt" --key="$WORK/tls.key" >/dev/null
 pass
 
-# ------------------------------------------------------------------ 1. ejabberd, two clustered nodes
-begin ejabberd-cluster
+# ------------------------------------------------------------------ 01. ejabberd, two clustered nodes; a replaced pod rejoins
+begin 01-ejabberd-cluster
 REL=xe STS=xe-xmpp
 start=$(date +%s%N)
 helm xmpp install "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site.xmpp" -f "$FIX/values.yaml" \
@@ -100,13 +102,13 @@ helm xmpp install "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site.xmpp" -f "$F
 echo "ejabberd: install to both pods Ready $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
 # A new node joins pod 0 a few seconds after it starts (CTL_ON_CREATE), after the port is open.
 for pod in $STS-0 $STS-1; do
-  until_ok 60 joined $pod || fail "$pod: list_cluster: $(ctl $pod list_cluster)"
+  until_ok 60 joined "$pod" || fail "$pod: list_cluster: $(ctl "$pod" list_cluster)"
 done
 echo "ejabberd: install to one cluster of two $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
 for user in admin alice bob carol; do ctl $STS-0 register $user $DOMAIN "$PASSWORD" >/dev/null; done
 ctl $STS-1 check_account alice $DOMAIN || fail "an account made on pod 0 is unknown on pod 1"
 forward pod/$STS-1 5222
-clients $FWD login-starttls,message
+clients "$FWD" login-starttls,message
 # A deleted pod comes back with its claim, rejoins, and still knows the account.
 uid=$(k get pod $STS-1 -o jsonpath='{.metadata.uid}')
 replaced() { [ "$(k get pod $STS-1 -o jsonpath='{.metadata.uid}')" != "$uid" ]; }
@@ -117,28 +119,28 @@ until_ok 60 joined $STS-1 || fail "the new pod did not rejoin: $(ctl $STS-1 list
 ctl $STS-1 check_account alice $DOMAIN || fail "the replaced pod lost the account"
 [ "$(k get pvc data-$STS-1 -o jsonpath='{.status.phase}')" = Bound ] || fail "no bound claim for pod 1"
 forward pod/$STS-1 5222
-clients $FWD login-starttls
+clients "$FWD" login-starttls
 pass
 
-# ------------------------------------------------------------------ 3. helm test
-begin helm-test
+# ------------------------------------------------------------------ 02. helm test
+begin 02-helm-test
 # A passing test pod is removed (hook-succeeded), so no --logs here: Helm 3 would fail to fetch them.
 helm test "$REL" -n "$NS" >"$WORK/test.out" 2>&1 || { cat "$WORK/test.out" >&2; fail "helm test"; }
 pass
 
-# ------------------------------------------------------------------ 4. Hurl and a client through port-forward
-begin hurl-and-client
+# ------------------------------------------------------------------ 03. the Hurl suite and a client through port-forward
+begin 03-hurl-and-client
 forward svc/$STS 5280
 http=$FWD
 "$HURL" --test --variable "api=http://127.0.0.1:$http/api" --variable "host=$DOMAIN" \
   --variable "muc=conference.$DOMAIN" "$ROOT"/tests/hurl/*.hurl >"$WORK/hurl.out" 2>&1 ||
   { cat "$WORK/hurl.out" >&2; fail "hurl"; }
 forward svc/$STS 5222
-clients $FWD login-starttls,message,groupchat --muc "conference.$DOMAIN"
+clients "$FWD" login-starttls,message,groupchat --muc "conference.$DOMAIN"
 pass
 
-# ------------------------------------------------------------------ 9b. the PodDisruptionBudget holds
-begin pdb
+# ------------------------------------------------------------------ 04. the PodDisruptionBudget refuses a second eviction
+begin 04-disruption-budget
 evict() {
   k create --raw "/api/v1/namespaces/$NS/pods/$1/eviction" -f - <<EOF
 {"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"$1","namespace":"$NS"}}
@@ -151,8 +153,8 @@ rolled_out $STS
 until_ok 60 joined $STS-0 || fail "pod 0 did not rejoin after its eviction"
 pass
 
-# ------------------------------------------------------------------ 5. upgrade with a changed DSL
-begin upgrade
+# ------------------------------------------------------------------ 05. upgrade with a changed DSL rolls the pods
+begin 05-upgrade
 before_data=$(config_data $STS-config)
 before_rev=$(sts_revision $STS)
 helm xmpp upgrade "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site-upgraded.xmpp" -f "$FIX/values.yaml" \
@@ -162,28 +164,28 @@ rolled_out $STS
 grep -q mod_http_upload <<<"$(config_data $STS-config)" || fail "the new service is not in the ConfigMap"
 [ "$(sts_revision $STS)" != "$before_rev" ] || fail "the pods did not roll"
 for pod in $STS-0 $STS-1; do
-  [ "$(k get pod $pod -o jsonpath='{.metadata.labels.controller-revision-hash}')" = "$(sts_revision $STS)" ] ||
+  [ "$(k get pod "$pod" -o jsonpath='{.metadata.labels.controller-revision-hash}')" = "$(sts_revision $STS)" ] ||
     fail "$pod runs the old revision"
 done
 forward svc/$STS 5222
-clients $FWD disco --expect "upload.$DOMAIN"
+clients "$FWD" disco --expect "upload.$DOMAIN"
 pass
 
-# ------------------------------------------------------------------ 6. rollback
-begin rollback
+# ------------------------------------------------------------------ 06. rollback to revision 1
+begin 06-rollback
 helm rollback "$REL" 1 -n "$NS" --wait --timeout 5m >/dev/null
 rolled_out $STS
 [ "$(config_data $STS-config)" = "$before_data" ] || fail "the ConfigMap differs from revision 1's"
 [ "$(sts_revision $STS)" = "$before_rev" ] || fail "the pods are not back on revision 1's template"
 history=$(helm history "$REL" -n "$NS")
 echo "$history" >&2
-[ "$(tail -n +2 <<<"$history" | wc -l)" = 3 ] && grep -q "Rollback to 1" <<<"$history" || fail "history: $history"
+{ [ "$(tail -n +2 <<<"$history" | wc -l)" = 3 ] && grep -q "Rollback to 1" <<<"$history"; } || fail "history: $history"
 forward svc/$STS 5222
-if run_clients $FWD disco --expect "upload.$DOMAIN" 2>/dev/null; then fail "upload still answers"; fi
+if run_clients "$FWD" disco --expect "upload.$DOMAIN" 2>/dev/null; then fail "upload still answers"; fi
 pass
 
-# ------------------------------------------------------------------ 7. a compile error reaches nothing
-begin compile-error
+# ------------------------------------------------------------------ 07. a compile error reaches nothing
+begin 07-compile-error-changes-nothing
 revisions=$(helm history "$REL" -n "$NS" | wc -l)
 data=$(config_data $STS-config)
 if helm xmpp upgrade "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/broken.xmpp" -f "$FIX/values.yaml" 2>"$WORK/broken.err"; then
@@ -194,8 +196,8 @@ grep -q "E012" "$WORK/broken.err" || fail "no diagnostic: $(cat "$WORK/broken.er
 [ "$(config_data $STS-config)" = "$data" ] || fail "the ConfigMap changed"
 pass
 
-# ------------------------------------------------------------------ 2. Prosody
-begin prosody
+# ------------------------------------------------------------------ 08. Prosody, and a helm test that can fail
+begin 08-prosody
 start=$(date +%s%N)
 helm xmpp install xp "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site.xmpp" -f "$FIX/values.yaml" --set server=prosody \
   --wait --timeout 5m >/dev/null 2>"$WORK/prosody.err" || { cat "$WORK/prosody.err" >&2; fail "install"; }
@@ -204,7 +206,7 @@ for user in alice bob carol; do
   k exec xp-xmpp-0 -- prosodyctl register $user $DOMAIN "$PASSWORD" >/dev/null || fail "prosodyctl register $user"
 done
 forward svc/xp-xmpp 5222
-clients $FWD login-starttls,message
+clients "$FWD" login-starttls,message
 helm test xp -n "$NS" >"$WORK/ptest.out" 2>&1 || { cat "$WORK/ptest.out" >&2; fail "helm test (prosody)"; }
 # The test pod really checks: with the server scaled away it fails, and says what it saw.
 k scale statefulset xp-xmpp --replicas=0 >/dev/null
@@ -216,8 +218,26 @@ k scale statefulset xp-xmpp --replicas=1 >/dev/null
 rolled_out xp-xmpp
 pass
 
-# ------------------------------------------------------------------ 8. the post-renderer on a chart not ours
-begin post-renderer
+# ------------------------------------------------------------------ 09. no targets line: the default images run it
+begin 09-default-releases
+# The compiler's default releases are the chart's default image tags (a cargo test holds them equal):
+# without a `targets` line and without a tag, the pod runs the default image and serves a client.
+helm xmpp install xd "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/no-targets.xmpp" -f "$FIX/values.yaml" \
+  --set image.ejabberd.tag=null --wait --timeout 5m >/dev/null 2>"$WORK/default.err" ||
+  { cat "$WORK/default.err" >&2; fail "install"; }
+image=$(k get pod xd-xmpp-0 -o jsonpath='{.spec.containers[0].image}')
+[ "$image" = "localhost/ejabberd:$(helm show values "$ROOT/charts/xmpp" | sed -n '/^  ejabberd:/,/tag:/s/^ *tag: "\(.*\)"/\1/p')" ] ||
+  fail "not the chart's default tag: $image"
+ctl xd-xmpp-0 register alice $DOMAIN "$PASSWORD" >/dev/null
+ctl xd-xmpp-0 register bob $DOMAIN "$PASSWORD" >/dev/null
+forward svc/xd-xmpp 5222
+clients "$FWD" login-starttls,message
+helm uninstall xd -n "$NS" --wait >/dev/null
+k delete pvc data-xd-xmpp-0 --wait=true >/dev/null
+pass
+
+# ------------------------------------------------------------------ 10. the post-renderer on a chart not ours
+begin 10-post-renderer-foreign-chart
 renderer=$ROOT/plugin/postrender/postrender.sh
 [ "$HELM" = helm4 ] && renderer=xmpp-postrender
 helm install foreign "$ROOT/tests/chart/foreign" -n "$NS" --post-renderer "$renderer" \
@@ -229,8 +249,8 @@ pod=$(k get pod -l app=foreign-ejabberd -o jsonpath='{.items[0].metadata.name}')
 k exec "$pod" -- ejabberdctl registered_vhosts | grep -qx foreign.test || fail "the pod does not serve the DSL's domain"
 pass
 
-# ------------------------------------------------------------------ 9. every values file, validated by the API server
-begin dry-run-server
+# ------------------------------------------------------------------ 11. every values file, validated by the API server
+begin 11-values-server-dry-run
 kubectl apply -f "$FIX/crds.yaml" >/dev/null   # cert-manager's Certificate, ServiceMonitor
 for values in "" values-dev.yaml values-prod.yaml "values-prod.yaml values-gke.yaml"; do
   args=()
@@ -242,8 +262,8 @@ for values in "" values-dev.yaml values-prod.yaml "values-prod.yaml values-gke.y
 done
 pass
 
-# ------------------------------------------------------------------ 10. secrets stay secret
-begin secrets
+# ------------------------------------------------------------------ 12. secrets stay secret
+begin 12-secrets-stay-secret
 for rel in "$REL" xp; do
   helm get manifest "$rel" -n "$NS" >"$WORK/manifest-$rel.yaml"
 done
@@ -263,8 +283,8 @@ k exec $STS-0 -- printenv TURN_SECRET | grep -qx -- "$TURN_SECRET" || fail "the 
 [ -s "$WORK/pod-logs" ] || fail "no pod logs to search"
 pass
 
-# ------------------------------------------------------------------ 11. uninstall
-begin uninstall
+# ------------------------------------------------------------------ 13. uninstall leaves only the claims
+begin 13-uninstall-keeps-claims
 for rel in "$REL" xp foreign; do helm uninstall "$rel" -n "$NS" --wait >/dev/null; done
 k wait --for=delete pod --all --timeout=120s >/dev/null 2>&1 || true
 left=$(k get all,configmap,secret,serviceaccount,pdb,ingress,networkpolicy,hpa -o name 2>/dev/null |

@@ -1,6 +1,10 @@
-# Sourced by the scenarios. `run` sets NODE (the node script) and SCENARIO_TMP (a scratch dir).
-: "${NODE:?run the scenarios through tests/cluster/run}"
+# shellcheck shell=bash
+# Sourced by the scenarios. `run-scenarios` sets NODE (the node script) and SCENARIO_TMP (a scratch dir).
+: "${NODE:?run the scenarios through tests/cluster/run-scenarios}"
 : "${SCENARIO_TMP:=$(mktemp -d)}"
+HX_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/lib.sh
+# shellcheck source=../../lib.sh
+. "$HX_LIB"
 
 k() { "$NODE" exec kubectl "$@"; }                  # kubectl inside the node's namespaces
 in_node() { "$NODE" exec "$@"; }                     # any command there (helm3, helm4, curl, ...)
@@ -32,10 +36,7 @@ wait_ready() {
 # xmpp_features NODE_PORT DOMAIN: opens an XMPP client stream to 127.0.0.1:PORT inside the node's namespace
 # and prints the server's answer (it must hold <stream:features>)
 xmpp_features() {
-  in_node bash -c '
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf "<?xml version=\"1.0\"?><stream:stream to=\"%s\" xmlns=\"jabber:client\" xmlns:stream=\"http://etherx.jabber.org/streams\" version=\"1.0\">" "$2" >&3
-    timeout 3 cat <&3 || true' _ "$1" "$2"
+  in_node bash -c '. "$1"; xmpp_probe 127.0.0.1 "$2" "$3"' _ "$HX_LIB" "$1" "$2"
 }
 
 # port_forward NS TARGET LOCAL:REMOTE: starts `kubectl port-forward` inside the node (listening on its

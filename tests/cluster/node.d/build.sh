@@ -1,0 +1,108 @@
+# shellcheck shell=bash
+# `node build`: the node's binaries, built from the Go module proxy into $BIN ($HX_KUBE_CACHE/bin), each
+# with a stamp naming the recipe it was built from: etcd, Kubernetes (apiserver, controller-manager,
+# scheduler, proxy, kubelet, kubectl), CoreDNS and a static pause. Sourced by tests/cluster/node.
+
+# stamp NAME RECIPE: true when $BIN/NAME exists and was built from RECIPE (a string naming versions and flags)
+stamped() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/$1.stamp" 2>/dev/null)" = "$2" ]; }
+stamp() { printf '%s\n' "$2" > "$BIN/$1.stamp"; }
+
+gobuild() { # go build, niced: the machine is shared with cargo
+  CGO_ENABLED=0 nice -n 10 go build -trimpath "$@"
+}
+
+build_etcd() {
+  local recipe; recipe="etcd $ETCD_VERSION $(go env GOVERSION)"
+  stamped etcd "$recipe" && return 0
+  # server/v3 has "=> ../api" replaces, so `go install` refuses it; a module that requires it works
+  local src=$CACHE/src/etcd-$ETCD_VERSION t0=$SECONDS
+  mkdir -p "$src" "$BIN"
+  if [ ! -f "$src/go.sum" ]; then
+    printf 'module ewrap\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" > "$src/go.mod"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' > "$src/tools.go"
+    (cd "$src" && go mod tidy)
+  fi
+  log "building etcd $ETCD_VERSION"
+  (cd "$src" && gobuild -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3)
+  stamp etcd "$recipe"
+  log "etcd built in $((SECONDS - t0)) s"
+}
+
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
+build_k8s() {
+  local recipe c missing=(); recipe="kubernetes $K8S_VERSION $(go env GOVERSION)"
+  for c in "${K8S_CMDS[@]}"; do stamped "$c" "$recipe" || missing+=("$c"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  # `go install k8s.io/kubernetes/cmd/...@v` is refused (33 ./staging replaces); a wrapper module that
+  # requires k8s.io/kubernetes and replaces each staging module by its published v0.X.Y builds them
+  local src=$CACHE/src/kubernetes-$K8S_VERSION t0=$SECONDS
+  local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  local staging=v0.$minor.${K8S_VERSION##*.}
+  mkdir -p "$src" "$BIN"
+  if [ ! -f "$src/go.sum" ]; then
+    log "resolving k8s.io/kubernetes@$K8S_VERSION"
+    local gomod mods m
+    gomod=$(cd "$src" && printf 'module kwrap\n' > go.mod && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
+      sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+    mods=$(sed -n '/^replace (/,/^)/p' "$gomod" | awk '$2=="=>" && $3 ~ /^\.\/staging/ {print $1}')
+    {
+      printf 'module kwrap\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$K8S_VERSION"
+      for m in $mods; do printf '\t%s => %s %s\n' "$m" "$m" "$staging"; done
+      printf ')\n'
+    } > "$src/go.mod"
+    {
+      printf '//go:build tools\n\npackage tools\n\nimport (\n'
+      for c in "${K8S_CMDS[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+      printf ')\n'
+    } > "$src/tools.go"
+    (cd "$src" && go mod tidy)
+  fi
+  # version stamps, otherwise /version says v0.0.0-master+$Format:%H$
+  local ld="-s -w" p pkgs=()
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ld+=" -X $p.gitCommit=0000000000000000000000000000000000000000 -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  for c in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  log "building ${missing[*]} $K8S_VERSION (cold: 12–25 min on 2 cores)"
+  rm -rf "$BIN"/.k8s.*
+  local out; out=$(mktemp -d "$BIN/.k8s.XXXXXX")
+  (cd "$src" && gobuild -ldflags "$ld" -o "$out/" "${pkgs[@]}")
+  for c in "${missing[@]}"; do mv "$out/$c" "$BIN/$c"; stamp "$c" "$recipe"; done
+  rmdir "$out"
+  log "kubernetes built in $((SECONDS - t0)) s"
+}
+
+build_coredns() {
+  local recipe; recipe="coredns $COREDNS_VERSION $(go env GOVERSION)"
+  stamped coredns "$recipe" && return 0
+  local t0=$SECONDS tmp
+  log "building coredns $COREDNS_VERSION"
+  mkdir -p "$BIN"; tmp=$(mktemp -d "$BIN/.coredns.XXXXXX")
+  GOBIN=$tmp CGO_ENABLED=0 nice -n 10 go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+  mv "$tmp/coredns" "$BIN/coredns"; rmdir "$tmp"
+  stamp coredns "$recipe"
+  log "coredns built in $((SECONDS - t0)) s"
+}
+
+build_pause() { # a static pause: sleeps, reaps children, exits on SIGINT/SIGTERM (replaces registry.k8s.io/pause)
+  local src=$HERE/images/pause recipe
+  recipe="pause $(cat "$src/main.go" | sha256sum | cut -c1-16) $(go env GOVERSION)"
+  stamped pause "$recipe" && return 0
+  local b; b=$(mktemp -d)
+  cp "$src/main.go" "$b/"; printf 'module pause\n\ngo 1.22\n' > "$b/go.mod"
+  (cd "$b" && gobuild -ldflags "-s -w" -o "$BIN/pause" .)
+  rm -rf "$b"; stamp pause "$recipe"
+}
+
+NODE_PKGS=(containerd runc containernetworking-plugins iptables mmdebstrap busybox-static tini openssl curl iproute2 util-linux)
+cmd_build() {
+  local t0=$SECONDS
+  apt_ensure "${NODE_PKGS[@]}"
+  command -v go >/dev/null || die "go is needed to build the binaries"
+  build_etcd
+  build_k8s
+  build_coredns
+  build_pause
+  log "build done in $((SECONDS - t0)) s"
+}
