@@ -1,6 +1,6 @@
 //! The typed syntax tree: what the author wrote, with a span on every node.
 //!
-//! Built by [`crate::syntax`] from pest's pairs; read by [`crate::check`], which drops the spans.
+//! Built by [`crate::syntax`] from pest's pairs; read by [`crate::lower`], which drops the spans.
 
 /// A byte range in one source file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -197,7 +197,7 @@ pub enum ListenerKind {
 #[derive(Debug)]
 pub struct Listen {
     pub kind: Spanned<ListenerKind>,
-    /// The port as written; range-checked by [`crate::check`].
+    /// The port as written; range-checked by [`crate::lower`].
     pub port: Spanned<String>,
     pub address: Option<Spanned<String>>,
     /// Each item with the span of the whole item.

@@ -205,6 +205,15 @@ pub struct Api {
 
 impl Service {
     /// The listener's name in the chart's values and Services.
+    /// What the listener serves: `client`, `federation` or `http` (whatever its TLS).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Service::Client { .. } => "client",
+            Service::Federation { .. } => "federation",
+            Service::Http(_) => "http",
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Service::Client { tls: TlsMode::Direct } => "client-tls",

@@ -46,10 +46,13 @@ pub struct OutFile {
     pub text: String,
 }
 
-/// A listener the chart must expose: its name (`client`, `federation`, `http`) and port.
+/// A listener the chart must expose: its Kubernetes port name (`client`, `client-tls`, `client-5422`,
+/// unique), what it serves, and its port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
     pub name: String,
+    /// `client`, `federation` or `http`.
+    pub kind: String,
     pub port: u16,
     /// What an HTTP listener serves where: `websocket`, `bosh`, `upload`, `api`, `metrics`.
     pub routes: Vec<Route>,
@@ -93,11 +96,6 @@ pub struct Output {
 impl Output {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-
-    /// The config file for `server` (`ejabberd` or `prosody`), when it is a target.
-    pub fn file(&self, server: &str) -> Option<&OutFile> {
-        self.files.iter().find(|f| f.server == server)
     }
 }
 
@@ -147,7 +145,7 @@ pub fn compile(sources: &[Source]) -> Output {
             } else {
                 kind.to_string()
             };
-            output.ports.push(Port { name, port: l.port, routes });
+            output.ports.push(Port { name, kind: l.service.kind().into(), port: l.port, routes });
         }
         output.macros_file = d.macros_file().unwrap_or_default();
         output.domains = d.domains.iter().map(|dom| dom.name.clone()).collect();
@@ -245,6 +243,8 @@ mod tests {
         let expected = ["client", "client-5422", "federation", "federation-5270", "http", "http-5443"];
         assert_eq!(names, [&expected[..], &["federation-tls", "federatio-52690"]].concat());
         assert!(names.iter().all(|n| n.len() <= 15), "Kubernetes port names have at most 15 characters");
+        let kinds: Vec<&str> = out.ports.iter().map(|p| p.kind.as_str()).collect();
+        assert_eq!(kinds, ["client", "client", "federation", "federation", "http", "http", "federation", "federation"]);
     }
 
     #[test]

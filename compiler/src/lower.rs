@@ -152,11 +152,11 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
                 if once(&mut once_seen, "metrics", *span, sink) {
                     metrics_span = Some(*span);
                     sink.used(Construct::Metrics, *span, "");
-                    if allow.len() > 1 {
-                        sink.used(Construct::MetricsNetworks, *span, "");
-                    }
                     let allow = allow.iter().filter_map(|n| check_network(n, sink)).collect();
                     d.metrics = check_path(path, sink).map(|path| ir::Metrics { path, allow });
+                    if d.metrics.as_ref().is_some_and(|m| m.allow.len() > 1) {
+                        sink.used(Construct::MetricsNetworks, *span, "");
+                    }
                 }
             }
             Statement::Raw { server, text } => {
@@ -195,16 +195,20 @@ fn dependencies(d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
     let sql = matches!(d.storage, ir::Storage::Sql(_));
     for u in sink.uses.clone() {
         match u.construct {
-            Construct::Upload if http.is_none_or(|h| h.upload.is_none()) => {
-                sink.error(Code::NeedsListener, u.span, "`upload` needs an http listener that serves uploads")
-                    .hint("try `upload \"/upload\"` inside `listen http 5280 { … }`");
+            Construct::Upload => {
+                if http.is_none_or(|h| h.upload.is_none()) {
+                    sink.error(Code::NeedsListener, u.span, "`upload` needs an http listener that serves uploads")
+                        .hint("try `upload \"/upload\"` inside `listen http 5280 { … }`");
+                }
+                if quotas.len() > 1 {
+                    sink.used(Construct::UploadQuotaDiffer, u.span, "");
+                }
             }
             Construct::AuthSql if !sql => {
                 sink.error(Code::MissingSetting, u.span, "`auth sql` needs a `storage` block with a database")
                     .hint("try `storage postgres { host \"db\"; database \"xmpp\"; user \"xmpp\"; password env(\"XMPP_DB_PASSWORD\") }`");
             }
             Construct::MaxSessions if sessions.len() > 1 => sink.used(Construct::MaxSessionsDiffer, u.span, ""),
-            Construct::Upload if quotas.len() > 1 => sink.used(Construct::UploadQuotaDiffer, u.span, ""),
             _ => {}
         }
     }
@@ -251,9 +255,10 @@ fn check_targets(targets: &[ast::Target], d: &mut Deployment, sink: &mut Sink) {
     d.ejabberd = None;
     d.prosody = None;
     for t in targets {
-        let (slot, oldest, name) = match t.server.value {
-            Server::Ejabberd => (&mut d.ejabberd, facts::EJABBERD_OLDEST, "ejabberd"),
-            Server::Prosody => (&mut d.prosody, facts::PROSODY_OLDEST, "prosody"),
+        let (oldest, name) = (t.server.value.oldest(), t.server.value.name());
+        let slot = match t.server.value {
+            Server::Ejabberd => &mut d.ejabberd,
+            Server::Prosody => &mut d.prosody,
         };
         let Some(version) = Version::parse(&t.version.value) else {
             sink.error(Code::UnsupportedVersion, t.version.span, format!("`{}` is not a version", t.version.value));

@@ -51,12 +51,13 @@ impl<'a> Fields<'a> {
         self.map.get(key).map(|s| s.values.as_slice())
     }
 
-    /// The single value of a key; reports a list where one value belongs.
+    /// The first value of a key, without reporting anything.
     pub(crate) fn get(&self, key: &str) -> Option<&'a Spanned<Value>> {
         let values = self.get_all(key)?;
         values.first()
     }
 
+    /// The single value of a key; reports a list where one value belongs.
     pub(crate) fn one(&self, key: &str, sink: &mut Sink) -> Option<&'a Spanned<Value>> {
         let values = self.get_all(key)?;
         if let Some(extra) = values.get(1) {

@@ -123,7 +123,7 @@ Usage: {{ $http := include "xmpp.http" . | fromJson }}
 */}}
 {{- define "xmpp.http" -}}
 {{- $http := dict -}}
-{{- range .Values.compiled.ports }}{{ if and (eq .name "http") (not $http) }}{{ $http = . }}{{ end }}{{ end -}}
+{{- range .Values.compiled.ports }}{{ if and (eq .kind "http") (not $http) }}{{ $http = . }}{{ end }}{{ end -}}
 {{- toJson $http -}}
 {{- end -}}
 
