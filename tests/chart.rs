@@ -312,7 +312,7 @@ fn the_server_and_its_ports_follow_the_dsl() {
         let service = find(&docs, "Service", "-xmpp").unwrap();
         let names: Vec<&str> =
             service["spec"]["ports"].as_sequence().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["client", "client-5422", "federation", "http", "http-5443"], "{helm}");
+        assert_eq!(names, ["client", "client-5422", "federation", "http", "http-5443", "client-tls"], "{helm}");
         let ports = &find(&docs, "StatefulSet", "-xmpp").unwrap()["spec"]["template"]["spec"]["containers"][0]["ports"];
         let mut names: Vec<&str> = ports.as_sequence().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         names.sort_unstable();
@@ -328,12 +328,13 @@ fn the_server_and_its_ports_follow_the_dsl() {
         );
         let test = serde_norway::to_string(find(&docs, "Pod", "-test").unwrap()).unwrap();
         assert!(test.contains("features 5222 jabber:client") && test.contains("features 5422 jabber:client"), "{helm}");
+        assert!(!test.contains("features 5223"), "{helm}: a direct-TLS listener offers no STARTTLS");
         let policy = find(&docs, "NetworkPolicy", "-xmpp").unwrap();
         let rules = policy["spec"]["ingress"].as_sequence().unwrap();
         let ports = |rule: &Value| -> Vec<u64> {
             rule["ports"].as_sequence().unwrap().iter().map(|p| p["port"].as_u64().unwrap()).collect()
         };
-        assert_eq!(ports(&rules[0]), [5222, 5422, 5269], "{helm}: open to all");
+        assert_eq!(ports(&rules[0]), [5222, 5422, 5269, 5223], "{helm}: open to all");
         assert_eq!(ports(&rules[1]), [5280, 5443], "{helm}: only from httpFrom");
         assert!(rules[1]["from"].is_sequence(), "{helm}");
 

@@ -214,6 +214,21 @@ impl Service {
         }
     }
 
+    /// How it does TLS: `required` or `optional` (STARTTLS), `direct` (from the first byte),
+    /// `terminated` (in front of an http listener) or `none`.
+    pub fn tls(&self) -> &'static str {
+        match self {
+            Service::Client { tls } | Service::Federation { tls } => match tls {
+                TlsMode::Required => "required",
+                TlsMode::Optional => "optional",
+                TlsMode::Direct => "direct",
+                TlsMode::Terminated => "terminated",
+            },
+            Service::Http(h) if h.tls_terminated => "terminated",
+            Service::Http(_) => "none",
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Service::Client { tls: TlsMode::Direct } => "client-tls",

@@ -53,6 +53,8 @@ pub struct Port {
     pub name: String,
     /// `client`, `federation` or `http`.
     pub kind: String,
+    /// `required` or `optional` (STARTTLS), `direct`, `terminated` or `none`.
+    pub tls: String,
     pub port: u16,
     /// What an HTTP listener serves where: `websocket`, `bosh`, `upload`, `api`, `metrics`.
     pub routes: Vec<Route>,
@@ -145,7 +147,13 @@ pub fn compile(sources: &[Source]) -> Output {
             } else {
                 kind.to_string()
             };
-            output.ports.push(Port { name, kind: l.service.kind().into(), port: l.port, routes });
+            output.ports.push(Port {
+                name,
+                kind: l.service.kind().into(),
+                tls: l.service.tls().into(),
+                port: l.port,
+                routes,
+            });
         }
         output.macros_file = d.macros_file().unwrap_or_default();
         output.domains = d.domains.iter().map(|dom| dom.name.clone()).collect();
@@ -245,6 +253,8 @@ mod tests {
         assert!(names.iter().all(|n| n.len() <= 15), "Kubernetes port names have at most 15 characters");
         let kinds: Vec<&str> = out.ports.iter().map(|p| p.kind.as_str()).collect();
         assert_eq!(kinds, ["client", "client", "federation", "federation", "http", "http", "federation", "federation"]);
+        let tls: Vec<&str> = out.ports.iter().map(|p| p.tls.as_str()).collect();
+        assert_eq!(tls, ["required", "required", "required", "required", "none", "none", "direct", "direct"]);
     }
 
     #[test]

@@ -142,7 +142,7 @@ Usage: {{ include "xmpp.probePort" . }}
 */}}
 {{- define "xmpp.probePort" -}}
 {{- $name := "" -}}
-{{- range .Values.compiled.ports }}{{ if and (eq .name "client") (not $name) }}{{ $name = .name }}{{ end }}{{ end -}}
+{{- range .Values.compiled.ports }}{{ if and (eq .kind "client") (ne .tls "direct") (not $name) }}{{ $name = .name }}{{ end }}{{ end -}}
 {{- if not $name }}{{ $name = (first .Values.compiled.ports).name }}{{ end -}}
 {{- $name -}}
 {{- end -}}
