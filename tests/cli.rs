@@ -213,3 +213,36 @@ fn outputs_follow_the_umask() {
         assert_eq!(mode, 0o644, "{file}");
     }
 }
+
+/// A failed write to standard output (a full disk, a pipe closed early) is an error that says so,
+/// with exit 1, in every subcommand that prints: never a panic (exit 101).
+#[test]
+fn a_failed_write_to_standard_output_is_an_error_not_a_panic() {
+    let tmp = TempDir::new("hx-stdout").unwrap();
+    // Large enough that its ConfigMap outgrows a pipe's buffer.
+    let big: String = (0..3000).map(|i| format!("domain \"d{i}.example.com\" {{ admins alice }}\n")).collect();
+    let big = write(&tmp.0, "big.xmpp", &format!("{big}listen client 5222\n"));
+    let site = root().join("examples/site.xmpp");
+    let out = tmp.0.join("out");
+    let cases: Vec<Vec<std::ffi::OsString>> = vec![
+        vec!["explain".into(), "E001".into()],
+        vec!["check".into(), site.clone().into(), "--format".into(), "json".into()],
+        vec!["compile".into(), site.clone().into(), "-o".into(), out.into()],
+        vec!["configmap".into(), big.clone().into()],
+    ];
+    for args in &cases {
+        let full = fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let o = run(bin().args(args).stdout(full));
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?} into /dev/full: {err}");
+        assert!(err.contains("cannot write to standard output") && !err.contains("panicked"), "{args:?}: {err}");
+    }
+    // A reader that goes away after the first byte.
+    let mut child = bin().arg("configmap").arg(&big).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "closed pipe: {}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("panicked"), "{}", text(&o.stderr));
+}

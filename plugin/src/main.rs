@@ -1,7 +1,9 @@
 //! `helm-xmpp`: the command line. Every subcommand compiles first; nothing is written or handed to
-//! Helm when the compile has an error.
-#![allow(clippy::print_stdout)]
+//! Helm when the compile has an error. Output goes through `print` and `say`: a closed pipe or a full
+//! disk on standard output is an error with a message, never a panic.
 
+use std::fmt::Display;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -112,11 +114,25 @@ struct HelmArgs {
     args: Vec<String>,
 }
 
+/// Writes to standard output: a closed pipe or a full disk is an error that says so, never a panic.
+fn print(text: impl Display) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    write!(stdout, "{text}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::new(format!("cannot write to standard output: {e}")))
+}
+
+/// Writes to standard error (colour stripped unless it is a terminal, or under `NO_COLOR`); when even
+/// that fails there is nobody left to tell, so the failure is dropped rather than a panic.
+fn say(text: impl Display) {
+    let _ = write!(anstream::stderr(), "{text}");
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            say(format_args!("error: {e}\n"));
             ExitCode::FAILURE
         }
     }
@@ -132,19 +148,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 match compiler.format(&source.1, limits)? {
                     Err(diagnostics) => {
                         for d in &diagnostics {
-                            anstream::eprint!("{}", report::render(d, std::slice::from_ref(&source)));
+                            say(report::render(d, std::slice::from_ref(&source)));
                         }
                         clean = false;
                     }
                     Ok(formatted) if formatted == source.1 => {}
                     Ok(_) if check => {
-                        eprintln!("{} is not formatted; run `helm-xmpp fmt {}`", source.0, source.0);
+                        say(format_args!("{} is not formatted; run `helm-xmpp fmt {}`\n", source.0, source.0));
                         clean = false;
                     }
                     Ok(formatted) => {
                         let (dir, name) = files::split_path(path)?;
                         files::write_all(&dir, &[(&name, &formatted)])?;
-                        println!("formatted {}", source.0);
+                        print(format_args!("formatted {}\n", source.0))?;
                     }
                 }
             }
@@ -155,7 +171,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let found = xmpp_compiler::Code::ALL.iter().find(|c| c.as_str() == wanted);
             match found {
                 Some(c) => {
-                    println!("{}: {}", c.as_str(), c.explain());
+                    print(format_args!("{}: {}\n", c.as_str(), c.explain()))?;
                     Ok(ExitCode::SUCCESS)
                 }
                 None => Err(Error::new(format!("unknown code `{code}`; codes look like E001 or W001"))),
@@ -163,18 +179,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Check { file, format: Format::Json, engine } => {
             let (sources, compiled) = engine::compile_file(engine.engine, &file, engine.limits()?)?;
-            println!("{}", report::json(&compiled.diagnostics, &sources));
+            print(format_args!("{}\n", report::json(&compiled.diagnostics, &sources)))?;
             Ok(exit(&compiled))
         }
         Cmd::Check { file, format: Format::Human, engine } => {
             let (sources, compiled) = compile(&file, &engine)?;
             if !compiled.has_errors() {
                 let warnings = compiled.diagnostics.len();
-                eprintln!(
-                    "{}: no errors{}",
+                say(format_args!(
+                    "{}: no errors{}\n",
                     sources[0].0,
                     if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() }
-                );
+                ));
             }
             Ok(exit(&compiled))
         }
@@ -183,13 +199,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let outputs: Vec<(&str, &str)> =
                 compiled.files.iter().map(|f| (f.name.as_str(), f.text.as_str())).collect();
             for path in files::write_all(&out, &outputs)? {
-                println!("{}", path.display());
+                print(format_args!("{}\n", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Configmap { file, name, namespace, engine } => {
             let Some(compiled) = without_errors(&file, &engine)? else { return Ok(ExitCode::FAILURE) };
-            print!("{}", helm::configmap_yaml(&compiled, &name, namespace.as_deref())?);
+            print(helm::configmap_yaml(&compiled, &name, namespace.as_deref())?)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Render(a) => with_helm("template", a),
@@ -201,7 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut manifests = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut manifests)
                 .map_err(|e| Error::new(format!("cannot read the manifests on standard input: {e}")))?;
-            print!("{}", helm::postrender(&manifests, &compiled, &name)?);
+            print(helm::postrender(&manifests, &compiled, &name)?)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -210,7 +226,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
     let (dsl, rest) = helm::split_args(&a.args)?;
     let Some(compiled) = without_errors(&dsl, &a.engine)? else {
-        eprintln!("error: {} has errors; helm was not run", dsl.display());
+        say(format_args!("error: {} has errors; helm was not run\n", dsl.display()));
         return Ok(ExitCode::FAILURE);
     };
     let tmp = tempfile::Builder::new()
@@ -231,7 +247,7 @@ fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
 fn compile(file: &Path, e: &EngineArgs) -> Result<(Vec<(String, String)>, Compiled)> {
     let (sources, compiled) = engine::compile_file(e.engine, file, e.limits()?)?;
     for d in &compiled.diagnostics {
-        anstream::eprint!("{}", report::render(d, &sources));
+        say(report::render(d, &sources));
     }
     Ok((sources, compiled))
 }
