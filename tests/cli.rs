@@ -246,3 +246,67 @@ fn a_failed_write_to_standard_output_is_an_error_not_a_panic() {
     assert_eq!(o.status.code(), Some(1), "closed pipe: {}", text(&o.stderr));
     assert!(!text(&o.stderr).contains("panicked"), "{}", text(&o.stderr));
 }
+
+/// A file name is the author's text too: newlines, carriage returns or Unicode line separators in it
+/// reach the generated files' comments escaped, never as a line of config.
+#[test]
+fn a_file_name_cannot_inject_config() {
+    let tmp = TempDir::new("hx-name").unwrap();
+    let injected =
+        ["a\ninjected_yaml: 1\n#.xmpp", "b\rinjected_lua = 1\r--.xmpp", "c\u{2028}injected_ls: 1\u{2029}.xmpp"];
+    for name in injected {
+        let dsl = write(
+            &tmp.0,
+            name,
+            "domain \"chat.example.com\" { }\nlisten client 5222\nejabberd {\n  loglevel: info\n}\nprosody {\n  log = \"*console\"\n}\n",
+        );
+        let out = tmp.0.join("out");
+        let o = run(bin().arg("compile").arg(&dsl).arg("-o").arg(&out));
+        assert!(o.status.success(), "{name:?}: {}", text(&o.stderr));
+        for file in ["ejabberd.yml", "prosody.cfg.lua"] {
+            let body = fs::read_to_string(out.join(file)).unwrap();
+            for line in body.split(['\n', '\r', '\u{2028}', '\u{2029}', '\u{85}']) {
+                assert!(!line.trim_start().starts_with("injected"), "{name:?} injected a line into {file}:\n{body}");
+            }
+        }
+        let yaml: serde_norway::Value =
+            serde_norway::from_str(&fs::read_to_string(out.join("ejabberd.yml")).unwrap()).unwrap();
+        assert!(yaml.as_mapping().unwrap().keys().all(|k| !k.as_str().unwrap_or("").starts_with("injected")));
+    }
+}
+
+/// Reads are bounded: a FIFO, a device or a folder is refused before it is opened (a FIFO would block,
+/// /dev/zero never ends), as is a file over the size bound, and an include chain over the file bound.
+#[test]
+fn sources_are_regular_files_of_bounded_size_and_number() {
+    let tmp = TempDir::new("hx-bounded").unwrap();
+    let fifo = tmp.0.join("fifo.xmpp");
+    assert!(run(std::process::Command::new("mkfifo").arg(&fifo)).status.success());
+    let includes_fifo = write(&tmp.0, "inc.xmpp", "include \"fifo.xmpp\"\ndomain \"a.example.com\" { }\n");
+    let huge = tmp.0.join("huge.xmpp");
+    fs::File::create(&huge).unwrap().set_len(helm_xmpp::files::MAX_SOURCE_BYTES + 1).unwrap();
+    for (path, says) in [
+        (fifo.as_path(), "not a regular file"),
+        (Path::new("/dev/zero"), "not a regular file"),
+        (tmp.0.as_path(), "not a regular file"),
+        (includes_fifo.as_path(), "not a regular file"),
+        (huge.as_path(), "larger than 16 MiB"),
+    ] {
+        let o = run(bin().arg("check").arg(path));
+        assert_eq!(o.status.code(), Some(1), "{}", path.display());
+        assert!(text(&o.stderr).contains(says), "{}: {}", path.display(), text(&o.stderr));
+    }
+    // A chain of includes one file longer than the bound.
+    let n = helm_xmpp::engine::MAX_SOURCES;
+    for i in 0..n {
+        write(&tmp.0, &format!("f{i}.xmpp"), &format!("include \"f{}.xmpp\"\n", i + 1));
+    }
+    write(&tmp.0, &format!("f{n}.xmpp"), "domain \"a.example.com\" { }\n");
+    let o = run(bin().arg("check").arg(tmp.0.join("f0.xmpp")));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains(&format!("more than {n} files")), "{}", text(&o.stderr));
+    fs::remove_file(tmp.0.join(format!("f{}.xmpp", n - 1))).unwrap();
+    write(&tmp.0, &format!("f{}.xmpp", n - 1), "domain \"a.example.com\" { }\n");
+    let o = run(bin().arg("check").arg(tmp.0.join("f0.xmpp")));
+    assert!(o.status.success(), "a chain of exactly {n} files compiles: {}", text(&o.stderr));
+}

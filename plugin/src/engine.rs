@@ -105,6 +105,10 @@ pub fn format(kind: Kind, text: &str, limits: Limits) -> Result<std::result::Res
     Compiler::new(kind)?.format(text, limits)
 }
 
+/// The most files one compile reads, the root included. Each round of includes compiles everything
+/// read so far again, so a deep chain costs its length squared: bounded here, with a clear error.
+pub const MAX_SOURCES: usize = 256;
+
 /// Compiles the root file and every file it includes: the compiler names the includes it lacks,
 /// the host reads them (never outside the root file's folder) and compiles again.
 pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Result<(Vec<(String, String)>, Compiled)> {
@@ -115,6 +119,12 @@ pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Resul
         let compiled = compiler.compile(&sources, limits)?;
         if compiled.needs.is_empty() {
             return Ok((sources, compiled));
+        }
+        if sources.len() + compiled.needs.len() > MAX_SOURCES {
+            return Err(Error::new(format!(
+                "{} includes more than {MAX_SOURCES} files in all; merge some of them",
+                root.display()
+            )));
         }
         for path in &compiled.needs {
             if sources.iter().any(|(p, _)| p == path) {

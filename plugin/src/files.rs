@@ -6,9 +6,27 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
-/// Reads the root DSL file as `(path as given, text)`.
+/// The largest source file read: far beyond any real configuration, and well inside the sandbox's
+/// memory bound.
+pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// Reads a DSL file as `(path as given, text)`: a regular file (never a FIFO or a device, which could
+/// block or never end) of at most `MAX_SOURCE_BYTES`, in UTF-8.
 pub fn read_source(path: &Path) -> Result<(String, String)> {
-    let text = fs::read_to_string(path).map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+    use std::io::Read as _;
+    let cannot = |e: &dyn std::fmt::Display| Error::new(format!("cannot read {}: {e}", path.display()));
+    // Checked before opening: opening a FIFO for reading waits for a writer.
+    let meta = fs::metadata(path).map_err(|e| cannot(&e))?;
+    if !meta.is_file() {
+        return Err(cannot(&"not a regular file (a folder, FIFO or device); the compiler reads files only"));
+    }
+    let mut text = String::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_SOURCE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| cannot(&e))?;
+    if text.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(cannot(&format_args!("larger than {} MiB; split it with `include`", MAX_SOURCE_BYTES >> 20)));
+    }
     Ok((path.display().to_string(), text))
 }
 

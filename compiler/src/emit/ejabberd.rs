@@ -89,7 +89,10 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     let body = serde_norway::to_string(&Value::Mapping(top)).unwrap_or_default();
     let mut out = format!("# {header}\n");
     for origin in raw_origins {
-        out.push_str(&format!("# Merged verbatim from the raw `ejabberd {{ }}` block at {origin}.\n"));
+        out.push_str(&format!(
+            "# Merged verbatim from the raw `ejabberd {{ }}` block at {}.\n",
+            super::one_line(origin)
+        ));
     }
     out.push_str(&body);
     out

@@ -140,7 +140,7 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     }
     for raw in d.raw.iter().filter(|r| r.server == Server::Prosody) {
         w.line("");
-        w.comment("", &format!("Verbatim from the raw `prosody {{ }}` block at {}:", raw.origin));
+        w.comment("", &format!("Verbatim from the raw `prosody {{ }}` block at {}:", super::one_line(&raw.origin)));
         w.out.push_str(&raw.text);
         w.comment("", "End of the raw block.");
     }
