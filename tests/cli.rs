@@ -310,3 +310,25 @@ fn sources_are_regular_files_of_bounded_size_and_number() {
     let o = run(bin().arg("check").arg(tmp.0.join("f0.xmpp")));
     assert!(o.status.success(), "a chain of exactly {n} files compiles: {}", text(&o.stderr));
 }
+
+/// An include cycle is an error naming the files around it; a file included twice from different
+/// places (no cycle) is read once.
+#[test]
+fn include_cycles_are_refused_and_shared_includes_read_once() {
+    let tmp = TempDir::new("hx-cycle").unwrap();
+    let a = write(&tmp.0, "a.xmpp", "include \"b.xmpp\"\ndomain \"a.example.com\" { }\n");
+    write(&tmp.0, "b.xmpp", "include \"a.xmpp\"\n");
+    let o = run(bin().arg("check").arg(&a).env_remove("CLICOLOR_FORCE"));
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("error[E018]: an include cycle: ") && err.contains("a.xmpp → ") && err.contains("b.xmpp → "),
+        "{err}"
+    );
+    let root = write(&tmp.0, "root.xmpp", "include \"x.xmpp\"\ninclude \"y.xmpp\"\nlisten client 5222\n");
+    write(&tmp.0, "x.xmpp", "include \"shared.xmpp\"\n");
+    write(&tmp.0, "y.xmpp", "include \"shared.xmpp\"\n");
+    write(&tmp.0, "shared.xmpp", "domain \"a.example.com\" { }\n");
+    let o = run(bin().arg("check").arg(&root));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}

@@ -18,6 +18,7 @@ fn flatten<'a>(files: &'a [ast::File], paths: &[String], sink: &mut Sink) -> Vec
         files: &'a [ast::File],
         paths: &[String],
         seen: &mut BTreeSet<usize>,
+        stack: &mut Vec<usize>,
         out: &mut Vec<&'a Statement>,
         sink: &mut Sink,
     ) {
@@ -31,7 +32,21 @@ fn flatten<'a>(files: &'a [ast::File], paths: &[String], sink: &mut Sink) -> Vec
                     sink.error(Code::BadInclude, target.span, why).hint("try a path inside the root file's folder");
                 }
                 Ok(path) => match paths.iter().position(|p| *p == path) {
-                    Some(j) if seen.insert(j) => walk(j, files, paths, seen, out, sink),
+                    Some(j) if stack.contains(&j) => {
+                        let mut cycle: Vec<&str> = stack[stack.iter().position(|&k| k == j).unwrap_or(0)..]
+                            .iter()
+                            .map(|&k| paths[k].as_str())
+                            .collect();
+                        cycle.push(&paths[j]);
+                        sink.error(Code::BadInclude, target.span, format!("an include cycle: {}", cycle.join(" → ")))
+                            .hint("try including each file once, from the file that needs it");
+                    }
+                    Some(j) if seen.insert(j) => {
+                        stack.push(j);
+                        walk(j, files, paths, seen, stack, out, sink);
+                        stack.pop();
+                    }
+                    // Included before from elsewhere: its statements are in already, once.
                     Some(_) => {}
                     None => {
                         sink.error(Code::BadInclude, target.span, format!("cannot read the included file {path}"));
@@ -43,7 +58,7 @@ fn flatten<'a>(files: &'a [ast::File], paths: &[String], sink: &mut Sink) -> Vec
     let mut out = Vec::new();
     if !files.is_empty() {
         let mut seen = BTreeSet::from([0]);
-        walk(0, files, paths, &mut seen, &mut out, sink);
+        walk(0, files, paths, &mut seen, &mut vec![0], &mut out, sink);
     }
     out
 }
