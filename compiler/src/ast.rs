@@ -107,6 +107,8 @@ pub enum Value {
     Str(String),
     Switch(bool),
     Word(String),
+    /// A number, size or duration as written, past what 64 bits hold: refused where it is read.
+    TooLarge(String),
 }
 
 /// A reference to a secret the server reads at start-up.

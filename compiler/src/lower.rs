@@ -346,7 +346,9 @@ fn check_domain(domain: &ast::Domain, sink: &mut Sink) -> Option<ir::Domain> {
                 }
             }
             DomainItem::Archive(a) => {
-                if let Some(r) = &a.retention {
+                if let Some(r) = a.retention.as_ref().filter(|r| r.value.seconds() == u64::MAX) {
+                    sink.error(Code::BadValue, r.span, "`retention` is too large").hint("try `10y`");
+                } else if let Some(r) = &a.retention {
                     let days = r.value.seconds().div_ceil(86_400);
                     sink.used(Construct::ArchiveRetention, r.span, &days.to_string());
                     if r.value.prosody_period().is_none() {

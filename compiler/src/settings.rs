@@ -10,6 +10,10 @@ use crate::ir;
 
 pub(crate) fn integer(v: &Spanned<Value>, key: &str, min: u64, max: u64, sink: &mut Sink) -> Option<u64> {
     match v.value {
+        Value::TooLarge(ref text) => {
+            too_large(v.span, key, text, sink);
+            None
+        }
         Value::Integer(n) if (min..=max).contains(&n) => Some(n),
         Value::Integer(n) => {
             sink.error(Code::BadValue, v.span, format!("`{key}` must be from {min} to {max}, not {n}"));
@@ -20,6 +24,11 @@ pub(crate) fn integer(v: &Spanned<Value>, key: &str, min: u64, max: u64, sink: &
             None
         }
     }
+}
+
+/// A number past 64 bits: refused, never clamped (the two outputs would clamp it differently).
+fn too_large(span: Span, key: &str, text: &str, sink: &mut Sink) {
+    sink.error(Code::BadValue, span, format!("`{text}` is too large for `{key}`")).hint("try a smaller value");
 }
 
 /// The settings of one block by key, after reporting unknown and repeated keys.
@@ -63,7 +72,12 @@ impl<'a> Fields<'a> {
         if let Some(extra) = values.get(1) {
             sink.error(Code::BadValue, extra.span, format!("`{key}` takes one value"));
         }
-        values.first()
+        let first = values.first()?;
+        if let Value::TooLarge(text) = &first.value {
+            too_large(first.span, key, text, sink);
+            return None;
+        }
+        Some(first)
     }
 
     pub(crate) fn mistyped(&self, v: &Spanned<Value>, key: &str, wanted: &str, example: &str, sink: &mut Sink) {

@@ -298,10 +298,10 @@ impl Builder {
                 }
             }
             Rule::network => Value::Network(text.to_string()),
-            Rule::rate => Value::Rate(size(text.trim_end_matches("/s"))),
-            Rule::size => Value::Size(size(text)),
-            Rule::duration => Value::Duration(duration(text)),
-            Rule::integer => Value::Integer(text.parse().unwrap_or(u64::MAX)),
+            Rule::rate => size(text.trim_end_matches("/s")).map_or_else(|| too_large(text), Value::Rate),
+            Rule::size => size(text).map_or_else(|| too_large(text), Value::Size),
+            Rule::duration => duration(text).map_or_else(|| too_large(text), Value::Duration),
+            Rule::integer => text.parse().map_or_else(|_| too_large(text), Value::Integer),
             Rule::string => Value::Str(self.string(&p).value),
             Rule::kw_on => Value::Switch(true),
             Rule::kw_off => Value::Switch(false),
@@ -433,7 +433,10 @@ impl Builder {
                         }
                         Rule::retention => {
                             let d = item.into_inner().nth(1)?;
-                            archive.retention = Some(self.spanned(&d, duration(d.as_str())));
+                            // Past 64 bits of seconds: kept saturated, refused by lowering.
+                            let value =
+                                duration(d.as_str()).unwrap_or(Duration { amount: u64::MAX, unit: TimeUnit::Year });
+                            archive.retention = Some(self.spanned(&d, value));
                         }
                         _ => {}
                     }
@@ -527,23 +530,27 @@ impl Builder {
     }
 }
 
-/// A size token the grammar already accepted, e.g. `50MB`, in bytes (saturating).
-fn size(text: &str) -> u64 {
+fn too_large(text: &str) -> Value {
+    Value::TooLarge(text.to_string())
+}
+
+/// A size token the grammar already accepted, e.g. `50MB`, in bytes; `None` past 64 bits.
+fn size(text: &str) -> Option<u64> {
     let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let amount: u64 = text[..digits].parse().unwrap_or(u64::MAX);
+    let amount: u64 = text[..digits].parse().ok()?;
     let unit: u64 = match &text[digits..] {
         "KB" | "KiB" => 1 << 10,
         "MB" | "MiB" => 1 << 20,
         "GB" | "GiB" => 1 << 30,
         _ => 1,
     };
-    amount.saturating_mul(unit)
+    amount.checked_mul(unit)
 }
 
-/// A duration token the grammar already accepted, e.g. `30d`.
-fn duration(text: &str) -> Duration {
+/// A duration token the grammar already accepted, e.g. `30d`; `None` when its seconds pass 64 bits.
+fn duration(text: &str) -> Option<Duration> {
     let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let amount = text[..digits].parse().unwrap_or(u64::MAX);
+    let amount = text[..digits].parse().ok()?;
     let unit = match &text[digits..] {
         "s" => TimeUnit::Second,
         "min" => TimeUnit::Minute,
@@ -552,7 +559,9 @@ fn duration(text: &str) -> Duration {
         "w" => TimeUnit::Week,
         _ => TimeUnit::Year,
     };
-    Duration { amount, unit }
+    let d = Duration { amount, unit };
+    // `seconds` saturates; a duration whose seconds do not fit is refused instead.
+    (d.seconds() < u64::MAX).then_some(d)
 }
 
 #[cfg(test)]
