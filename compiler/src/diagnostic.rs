@@ -91,7 +91,8 @@ codes! {
     BadInclude = "E018", "`include` names a file relative to the including file, inside the root file's folder; the host \
         reads it. Absolute paths and paths leaving that folder are refused.";
     /// `ejabberd { hosts: [ }`: a raw ejabberd block that is not YAML.
-    BadRaw = "E019", "A raw `ejabberd { … }` block is merged into ejabberd.yml, so it must be YAML.";
+    BadRaw = "E019", "A raw `ejabberd { … }` block is merged into ejabberd.yml key by key, so it must be a YAML mapping \
+        of options (`loglevel: info`).";
     /// `auth ldap { … }` with a Prosody target: a targeted server cannot express it, and dropping it would change meaning.
     Unsupported = "E020", "One of the targeted servers cannot express this, and rendering the rest without it would \
         change what the deployment means (an authentication method, a secret, a period). Drop the feature, change it as \

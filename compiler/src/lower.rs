@@ -177,10 +177,22 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
             Statement::Raw { server, text } => {
                 let (line, _) = sink.line_col(text.span.file, text.span.start);
                 let origin = format!("{}:{line}", paths.get(text.span.file).map_or("?", String::as_str));
-                if server.value == Server::Ejabberd
-                    && let Err(e) = serde_norway::from_str::<serde_norway::Value>(&dedent(&text.value))
-                {
-                    sink.error(Code::BadRaw, text.span, format!("the raw ejabberd block is not YAML: {e}"));
+                if server.value == Server::Ejabberd {
+                    // Merged key by key into ejabberd.yml: only a mapping (or nothing) has keys to merge.
+                    match serde_norway::from_str::<serde_norway::Value>(&dedent(&text.value)) {
+                        Err(e) => {
+                            sink.error(Code::BadRaw, text.span, format!("the raw ejabberd block is not YAML: {e}"));
+                        }
+                        Ok(v) if !(v.is_mapping() || v.is_null()) => {
+                            sink.error(
+                                Code::BadRaw,
+                                text.span,
+                                "the raw ejabberd block is YAML but not a mapping of options",
+                            )
+                            .hint("try `option: value` lines, e.g. `loglevel: info`");
+                        }
+                        Ok(_) => {}
+                    }
                 }
                 d.raw.push(ir::Raw { server: server.value, origin, text: dedent(&text.value) });
             }
