@@ -26,6 +26,17 @@ pub(crate) fn integer(v: &Spanned<Value>, key: &str, min: u64, max: u64, sink: &
     }
 }
 
+/// Whether a setting's string is one line of printable text; a newline or another control character
+/// (written as an escape) would reach a config as a new line, so it is refused.
+fn one_line(s: &str, span: Span, key: &str, sink: &mut Sink) -> bool {
+    let ok = !s.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'));
+    if !ok {
+        sink.error(Code::BadValue, span, format!("`{key}` holds a line break or another control character"))
+            .hint("try one line of text");
+    }
+    ok
+}
+
 /// A number past 64 bits: refused, never clamped (the two outputs would clamp it differently).
 fn too_large(span: Span, key: &str, text: &str, sink: &mut Sink) {
     sink.error(Code::BadValue, span, format!("`{text}` is too large for `{key}`")).hint("try a smaller value");
@@ -105,6 +116,7 @@ impl<'a> Fields<'a> {
     pub(crate) fn string(&self, key: &str, sink: &mut Sink) -> Option<String> {
         let v = self.one(key, sink)?;
         match &v.value {
+            Value::Str(s) if !one_line(s, v.span, key, sink) => None,
             Value::Str(s) if !s.is_empty() => Some(s.clone()),
             Value::Word(w) => {
                 sink.error(Code::BadValue, v.span, format!("`{key}` takes a string"))
@@ -123,6 +135,7 @@ impl<'a> Fields<'a> {
         let mut out = Vec::new();
         for v in values {
             match &v.value {
+                Value::Str(s) if !one_line(s, v.span, key, sink) => {}
                 Value::Str(s) if !s.is_empty() => out.push(s.clone()),
                 _ => self.mistyped(v, key, "strings", "\"…\", \"…\"", sink),
             }
@@ -227,7 +240,8 @@ fn check_secret(s: &Secret, span: Span, sink: &mut Sink) -> bool {
         }
         Secret::File(path) => {
             sink.used(Construct::FileSecret, span, "");
-            let ok = path.starts_with('/') && !path.contains('"') && !path.contains('\n');
+            let ok = path.starts_with('/')
+                && !path.chars().any(|c| c == '"' || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'));
             if !ok {
                 sink.error(Code::BadPath, span, format!("`{path}` is not an absolute path"));
             }
