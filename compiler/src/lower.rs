@@ -217,6 +217,16 @@ fn dependencies(d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
         sink.error(Code::NeedsListener, span, "`metrics` is served over HTTP, but there is no `listen http`")
             .hint("try `listen http 5280 { }`");
     }
+    if let (Some(span), Some(m), Some(h)) = (metrics_span, &d.metrics, http) {
+        let taken = d
+            .routes(h)
+            .into_iter()
+            .find(|(kind, path)| *kind != "metrics" && path.trim_end_matches('/') == m.path.trim_end_matches('/'));
+        if let Some((kind, path)) = taken {
+            sink.error(Code::Duplicate, span, format!("`{path}` is served by both `{kind}` and `metrics`"))
+                .hint("try \"/metrics\"");
+        }
+    }
     let sessions: BTreeSet<Option<u64>> = d.domains.iter().map(|dom| dom.max_sessions).collect();
     let quotas: BTreeSet<u64> = d.domains.iter().filter_map(|dom| dom.upload.as_ref()?.quota).collect();
     let sql = matches!(d.storage, ir::Storage::Sql(_));
@@ -699,6 +709,8 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
     let mut tls = ir::TlsMode::Required;
     let mut http = ir::Http::default();
     let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+    // Each path one handler: ejabberd keeps one handler per path, Prosody one module.
+    let mut paths: BTreeMap<String, &str> = BTreeMap::new();
     for item in &listen.items {
         let span = item.span;
         let (name, only_http) = match &item.value {
@@ -717,6 +729,14 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
         }
         if seen.insert(if name.starts_with("tls") { "tls" } else { name }, span).is_some() {
             sink.error(Code::Duplicate, span, format!("`{name}` is given twice on this listener"));
+            continue;
+        }
+        if let ListenItem::Websocket(p) | ListenItem::Bosh(p) | ListenItem::Upload(p) | ListenItem::Api { path: p, .. } =
+            &item.value
+            && let Some(other) = paths.insert(p.value.trim_end_matches('/').to_string(), name)
+        {
+            sink.error(Code::Duplicate, p.span, format!("`{}` is served by both `{other}` and `{name}`", p.value))
+                .hint("try a path of its own for each, e.g. \"/xmpp-websocket\" and \"/http-bind\"");
             continue;
         }
         match &item.value {
