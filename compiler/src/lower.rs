@@ -95,6 +95,7 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
     }
     let mut once_seen: BTreeMap<&str, Span> = BTreeMap::new();
     let mut domains: BTreeSet<String> = BTreeSet::new();
+    let mut services: Vec<(String, Span)> = Vec::new();
     let mut ports: BTreeSet<u16> = BTreeSet::new();
     let mut metrics_span = None;
     for st in &statements {
@@ -116,7 +117,7 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
                 }
             }
             Statement::Domain(domain) => {
-                if let Some(checked) = check_domain(domain, sink) {
+                if let Some(checked) = check_domain(domain, &mut services, sink) {
                     if domains.insert(checked.name.clone()) {
                         d.domains.push(checked);
                     } else {
@@ -202,6 +203,11 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
         let span = statements.first().map_or(Span::default(), |s| span_of(s));
         sink.error(Code::NoDomain, span, "no `domain` is declared")
             .hint("try `domain \"chat.example.com\" { admins alice }`");
+    }
+    // A host is a domain or a service, never both: Prosody refuses a host declared twice.
+    for (host, span) in services.iter().filter(|(host, _)| domains.contains(host)) {
+        sink.error(Code::Duplicate, *span, format!("`{host}` is both a domain and a service of another domain"))
+            .hint("try another name for the service, or drop the domain block");
     }
     dependencies(&d, metrics_span, sink);
     d
@@ -329,7 +335,8 @@ fn absolute_path(p: &Spanned<String>, sink: &mut Sink) -> bool {
     false
 }
 
-fn check_domain(domain: &ast::Domain, sink: &mut Sink) -> Option<ir::Domain> {
+/// One domain block; the hosts of its services (groupchat, upload, pubsub) are added to `services`.
+fn check_domain(domain: &ast::Domain, services: &mut Vec<(String, Span)>, sink: &mut Sink) -> Option<ir::Domain> {
     let name = domain.name.value.clone();
     if !is_domain_name(&name) {
         sink.error(Code::BadDomain, domain.name.span, format!("`{name}` is not a domain name"))
@@ -467,6 +474,7 @@ fn check_domain(domain: &ast::Domain, sink: &mut Sink) -> Option<ir::Domain> {
             }
         }
     }
+    services.extend(hosts);
     Some(out)
 }
 
