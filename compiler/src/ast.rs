@@ -2,6 +2,13 @@
 //!
 //! Built by [`crate::syntax`] from pest's pairs; read by [`crate::lower`], which drops the spans.
 
+/// Whether `c` would end a line of YAML or Lua, or is otherwise no printable text: a control
+/// character, or a Unicode line or paragraph separator. Author text that reaches a config or a
+/// comment holds none (refused where it is read, escaped where it is only quoted in a comment).
+pub fn breaks_a_line(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// A byte range in one source file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Span {

@@ -23,7 +23,10 @@ pub(crate) fn check(d: &Deployment, sink: &mut Sink) {
             };
             let fill = |text: &str| {
                 let text = text.replace("{target}", &target.to_string()).replace("{arg}", &u.arg);
-                since.map_or(text.clone(), |v| text.replace("{since}", &v.to_string()))
+                match since {
+                    Some(v) => text.replace("{since}", &v.to_string()),
+                    None => text,
+                }
             };
             let diagnostic = match (cap.otherwise, since) {
                 (Otherwise::Render, _) => continue,

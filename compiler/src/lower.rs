@@ -327,7 +327,7 @@ fn certificate(cert: &Spanned<String>, key: &Spanned<String>, sink: &mut Sink) -
 }
 
 fn absolute_path(p: &Spanned<String>, sink: &mut Sink) -> bool {
-    if p.value.starts_with('/') && !p.value.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
+    if p.value.starts_with('/') && !p.value.chars().any(ast::breaks_a_line) {
         return true;
     }
     sink.error(Code::BadPath, p.span, format!("`{}` is not an absolute path", p.value))

@@ -29,7 +29,7 @@ pub(crate) fn integer(v: &Spanned<Value>, key: &str, min: u64, max: u64, sink: &
 /// Whether a setting's string is one line of printable text; a newline or another control character
 /// (written as an escape) would reach a config as a new line, so it is refused.
 fn one_line(s: &str, span: Span, key: &str, sink: &mut Sink) -> bool {
-    let ok = !s.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'));
+    let ok = !s.chars().any(ast::breaks_a_line);
     if !ok {
         sink.error(Code::BadValue, span, format!("`{key}` holds a line break or another control character"))
             .hint("try one line of text");
@@ -240,8 +240,7 @@ fn check_secret(s: &Secret, span: Span, sink: &mut Sink) -> bool {
         }
         Secret::File(path) => {
             sink.used(Construct::FileSecret, span, "");
-            let ok = path.starts_with('/')
-                && !path.chars().any(|c| c == '"' || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'));
+            let ok = path.starts_with('/') && !path.chars().any(|c| c == '"' || ast::breaks_a_line(c));
             if !ok {
                 sink.error(Code::BadPath, span, format!("`{path}` is not an absolute path"));
             }

@@ -15,13 +15,7 @@ pub(crate) fn header(root: &str, sha256: &str) -> String {
 /// start a line of config, is written escaped (`\n`, `\r`, `\u{2028}`).
 pub(crate) fn one_line(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
+        .map(|c| if crate::ast::breaks_a_line(c) { c.escape_default().to_string() } else { c.to_string() })
         .collect()
 }
 
