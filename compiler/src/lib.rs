@@ -21,6 +21,7 @@ pub mod ir;
 mod lower;
 mod settings;
 mod syntax;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 

@@ -21,7 +21,8 @@ pub fn values_yaml(c: &Compiled) -> Result<String> {
         compiled: &'a Compiled,
     }
     let compiled = Compiled { needs: Vec::new(), diagnostics: Vec::new(), ..c.clone() };
-    serde_norway::to_string(&Values { compiled: &compiled })
+    serde_norway::to_value(Values { compiled: &compiled })
+        .map(|v| xmpp_compiler::yaml::to_string(&v))
         .map_err(|e| Error::new(format!("cannot write values: {e}")))
 }
 
@@ -43,24 +44,36 @@ pub fn configmap_yaml(c: &Compiled, name: &str, namespace: Option<&str>) -> Resu
     cm.insert(s("kind"), s("ConfigMap"));
     cm.insert(s("metadata"), Value::Mapping(metadata));
     cm.insert(s("data"), Value::Mapping(data));
-    to_yaml(&Value::Mapping(cm))
+    Ok(xmpp_compiler::yaml::to_string(&Value::Mapping(cm)))
 }
+
+/// The largest manifest stream the post-renderer reads: far beyond any chart's output.
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 
 /// The post-renderer: injects the compiled files into a stream of rendered manifests.
 ///
 /// A ConfigMap named `name` in the stream gets the files in its `data` (other keys kept); when there is
 /// none, one is appended. Every workload whose pod template mounts that ConfigMap gets a
 /// `checksum/helm-xmpp` annotation, so its pods roll when the config changes. Documents that need no
-/// change are passed through byte for byte.
+/// change are passed through byte for byte. Every document must be a YAML mapping (a Kubernetes
+/// object): anything else is an error naming the document and its first line, so garbage never
+/// reaches Helm as if it were a release.
 pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
     use serde_norway::Value;
     let checksum = xmpp_compiler::sha256_hex(c.files.iter().flat_map(|f| [f.name.as_bytes(), f.text.as_bytes()]));
     let mut out = String::new();
     let mut injected = false;
-    for doc in split_documents(manifests) {
-        let parsed: Option<Value> = serde_norway::from_str(doc).ok();
+    for (n, doc) in split_documents(manifests).into_iter().enumerate() {
+        let place = format!("manifest document {} (line {})", n + 1, doc.line);
+        let parsed: Value =
+            serde_norway::from_str(doc.text).map_err(|e| Error::new(format!("{place} is not YAML: {e}")))?;
+        if !parsed.is_mapping() {
+            return Err(Error::new(format!(
+                "{place} is not a Kubernetes object (a YAML mapping with apiVersion and kind)"
+            )));
+        }
         let changed = match parsed {
-            Some(mut v) if is_configmap(&v, name) => {
+            mut v if is_configmap(&v, name) => {
                 injected = true;
                 if !v["data"].is_mapping() {
                     v["data"] = Value::Mapping(Default::default());
@@ -70,7 +83,7 @@ pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
                 }
                 Some(v)
             }
-            Some(mut v) if mounts_configmap(&v, name) => {
+            mut v if mounts_configmap(&v, name) => {
                 let template = &mut v["spec"]["template"]["metadata"];
                 if !template["annotations"].is_mapping() {
                     template["annotations"] = Value::Mapping(Default::default());
@@ -82,8 +95,8 @@ pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
         };
         out.push_str("---\n");
         match changed {
-            Some(v) => out.push_str(&to_yaml(&v)?),
-            None => out.push_str(doc.trim_start_matches('\n')),
+            Some(v) => out.push_str(&xmpp_compiler::yaml::to_string(&v)),
+            None => out.push_str(doc.text.trim_start_matches('\n')),
         }
         if !out.ends_with('\n') {
             out.push('\n');
@@ -96,20 +109,41 @@ pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
     Ok(out)
 }
 
-/// The documents of a YAML stream, split at `---` lines, without the separators; empty ones dropped.
-fn split_documents(stream: &str) -> Vec<&str> {
+/// One document of a YAML stream: its text, and the line of the stream it starts on.
+struct Document<'a> {
+    text: &'a str,
+    line: usize,
+}
+
+/// The documents of a YAML stream, split at `---` markers (a document may start on the marker's own
+/// line: `--- {kind: ConfigMap, …}`) and `...` ends; documents holding only comments are dropped.
+fn split_documents(stream: &str) -> Vec<Document<'_>> {
     let mut docs = Vec::new();
-    let mut start = 0;
-    let mut offset = 0;
-    for line in stream.split_inclusive('\n') {
-        if line.trim_end() == "---" || line.starts_with("--- ") {
-            docs.push(&stream[start..offset]);
-            start = offset + line.len();
+    let (mut start, mut offset, mut first_line) = (0, 0, 1);
+    for (i, line) in stream.split_inclusive('\n').enumerate() {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let marker = bare == "---"
+            || bare == "..."
+            || bare.starts_with("--- ")
+            || bare.starts_with("---\t")
+            || bare.starts_with("... ")
+            || bare.starts_with("...\t");
+        if marker {
+            docs.push(Document { text: &stream[start..offset], line: first_line });
+            // What follows `--- ` on the marker line is the next document's start (`... ` takes none).
+            start = match bare.strip_prefix("---") {
+                Some(rest) => {
+                    offset + line.len() - rest.trim_start_matches([' ', '\t']).len() - (line.len() - bare.len())
+                }
+                None => offset + line.len(),
+            };
+            first_line = i + 1;
         }
         offset += line.len();
     }
-    docs.push(&stream[start..]);
-    docs.into_iter().filter(|d| d.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))).collect()
+    docs.push(Document { text: &stream[start..], line: first_line });
+    docs.retain(|d| d.text.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')));
+    docs
 }
 
 fn is_configmap(v: &serde_norway::Value, name: &str) -> bool {
@@ -119,10 +153,6 @@ fn is_configmap(v: &serde_norway::Value, name: &str) -> bool {
 fn mounts_configmap(v: &serde_norway::Value, name: &str) -> bool {
     let volumes = v["spec"]["template"]["spec"]["volumes"].as_sequence();
     volumes.is_some_and(|vs| vs.iter().any(|vol| vol["configMap"]["name"] == name))
-}
-
-fn to_yaml(v: &serde_norway::Value) -> Result<String> {
-    serde_norway::to_string(v).map_err(|e| Error::new(format!("cannot write a manifest: {e}")))
 }
 
 /// Splits the DSL file out of Helm's arguments.
@@ -183,6 +213,57 @@ mod tests {
 
     fn strings(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn compiled() -> Compiled {
+        let file = |server: &str, name: &str| xmpp_compiler::OutFile {
+            server: server.into(),
+            name: name.into(),
+            text: format!("# {name}\non: yes\n"),
+        };
+        Compiled {
+            files: vec![file("ejabberd", "ejabberd.yml"), file("prosody", "prosody.cfg.lua")],
+            ..Default::default()
+        }
+    }
+
+    fn documents(stream: &str) -> Vec<serde_norway::Value> {
+        use serde::Deserialize;
+        serde_norway::Deserializer::from_str(stream)
+            .map(|d| serde_norway::Value::deserialize(d).unwrap_or_default())
+            .collect()
+    }
+
+    /// A document may start on its `---` line, flow style: it is read, not dropped, and the chart's
+    /// own keys in the ConfigMap stay beside the compiled files.
+    #[test]
+    fn a_document_on_the_marker_line_is_kept_with_its_keys() {
+        let stream = "--- {apiVersion: v1, kind: ConfigMap, metadata: {name: xmpp-config}, data: {other: kept}}\n\
+                      --- # Source: svc\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n...\n";
+        let out = postrender(stream, &compiled(), "xmpp-config").unwrap_or_default();
+        let docs = documents(&out);
+        assert_eq!(docs.len(), 2, "{out}");
+        assert_eq!(docs[0]["data"]["other"], "kept");
+        assert_eq!(docs[0]["data"]["ejabberd.yml"], "# ejabberd.yml\non: yes\n");
+        assert_eq!(docs[1]["kind"], "Service");
+        assert!(out.contains("# Source: svc\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"), "{out}");
+    }
+
+    /// What is not a stream of Kubernetes objects is an error naming the document, never passed on.
+    #[test]
+    fn garbage_is_refused_with_the_document_named() {
+        for (stream, want) in [
+            ("hello\n", "document 1 (line 1) is not a Kubernetes object"),
+            ("apiVersion: v1\nkind: Service\n---\n- a\n", "document 2 (line 3) is not a Kubernetes object"),
+            ("kind: [\n", "document 1 (line 1) is not YAML"),
+            ("a: b\n--- \u{1}\u{2}\n", "document 2 (line 2) is not YAML"),
+            ("kind: x\nkind: y\n", "is not YAML"),
+        ] {
+            match postrender(stream, &compiled(), "xmpp-config") {
+                Err(e) => assert!(e.0.contains(want), "{stream:?}: {e}"),
+                Ok(out) => panic!("{stream:?} passed as\n{out}"),
+            }
+        }
     }
 
     #[test]

@@ -214,13 +214,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Lint(a) => with_helm("lint", a),
         Cmd::Postrender { dsl, name, engine } => {
             let Some(compiled) = without_errors(&dsl, &engine)? else { return Ok(ExitCode::FAILURE) };
-            let mut manifests = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut manifests)
-                .map_err(|e| Error::new(format!("cannot read the manifests on standard input: {e}")))?;
+            let manifests = read_manifests()?;
             print(helm::postrender(&manifests, &compiled, &name)?)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The manifests on standard input: UTF-8, at most `helm::MAX_MANIFEST_BYTES`.
+fn read_manifests() -> Result<String> {
+    use std::io::Read as _;
+    let cannot = |e: &dyn Display| Error::new(format!("cannot read the manifests on standard input: {e}"));
+    let mut bytes = Vec::new();
+    std::io::stdin().take(helm::MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes).map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > helm::MAX_MANIFEST_BYTES {
+        return Err(cannot(&format_args!("more than {} MiB", helm::MAX_MANIFEST_BYTES >> 20)));
+    }
+    String::from_utf8(bytes).map_err(|e| cannot(&format_args!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())))
 }
 
 fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {

@@ -1,4 +1,5 @@
-//! `ejabberd.yml`, written through serde (serde_norway) from a mapping built in a fixed order.
+//! `ejabberd.yml`: a mapping built in a fixed order, written by [`crate::yaml`] so that ejabberd's
+//! YAML 1.1 reader takes every scalar as the type meant.
 
 use serde_norway::{Mapping, Value};
 
@@ -86,7 +87,7 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
             raw_origins.push(raw.origin.as_str());
         }
     }
-    let body = serde_norway::to_string(&Value::Mapping(top)).unwrap_or_default();
+    let body = crate::yaml::to_string(&Value::Mapping(top));
     let mut out = format!("# {header}\n");
     for origin in raw_origins {
         out.push_str(&format!(
