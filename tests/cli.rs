@@ -332,3 +332,64 @@ fn include_cycles_are_refused_and_shared_includes_read_once() {
     let o = run(bin().arg("check").arg(&root));
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+/// What Kubernetes would refuse is refused here first, with nothing printed: a ConfigMap or namespace
+/// name it does not accept, and a config past its 1 MiB ConfigMap bound (`configmap`, the post-renderer
+/// and the chart values alike).
+#[test]
+fn kubernetes_limits_are_checked_before_kubernetes_sees_them() {
+    let tmp = TempDir::new("hx-k8s").unwrap();
+    let site = root().join("examples/site.xmpp");
+    for (flag, name) in [
+        ("--name", "Xmpp"),
+        ("--name", "xmpp_config"),
+        ("--name", "-xmpp"),
+        ("--name", ""),
+        ("--name", "a\nb"),
+        ("--namespace", "a.b"),
+        ("--namespace", &"n".repeat(64)),
+    ] {
+        let o = run(bin().arg("configmap").arg(&site).arg(format!("{flag}={name}")));
+        assert_eq!(o.status.code(), Some(1), "{flag} {name:?}");
+        assert!(o.stdout.is_empty());
+        assert!(text(&o.stderr).contains("is not a name Kubernetes accepts"), "{}", text(&o.stderr));
+    }
+    let o = run(bin().arg("configmap").arg(&site).args([
+        "--name",
+        &format!("{}a", "a.".repeat(126)),
+        "--namespace",
+        &"n".repeat(63),
+    ]));
+    assert!(o.status.success(), "the longest names pass: {}", text(&o.stderr));
+
+    let domain = |i| {
+        format!(
+            "domain \"d{i}.example.com\" {{ admins alice; contact {{ abuse \"mailto:abuse@d{i}.example.com\" }} }}\n"
+        )
+    };
+    let domains: String = (0..4000).map(domain).collect();
+    let big = write(&tmp.0, "big.xmpp", &format!("{domains}listen client 5222\n"));
+    let manifests = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n";
+    for args in [vec!["configmap"], vec!["postrender", "-f"]] {
+        let mut child = bin()
+            .args(&args)
+            .arg(&big)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), manifests.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("Kubernetes holds at most 1 MiB in one ConfigMap") && err.contains("ejabberd.yml"),
+            "{err}"
+        );
+    }
+    let (_, compiled) =
+        helm_xmpp::engine::compile_file(helm_xmpp::engine::Kind::Native, &big, Default::default()).unwrap();
+    assert!(helm_xmpp::helm::values_yaml(&compiled).is_err(), "the chart would make the same ConfigMap");
+}

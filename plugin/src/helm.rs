@@ -20,15 +20,64 @@ pub fn values_yaml(c: &Compiled) -> Result<String> {
     struct Values<'a> {
         compiled: &'a Compiled,
     }
+    fits_a_configmap(c.files.iter().map(|f| (f.name.as_str(), f.text.as_str())))?;
     let compiled = Compiled { needs: Vec::new(), diagnostics: Vec::new(), ..c.clone() };
     serde_norway::to_value(Values { compiled: &compiled })
         .map(|v| xmpp_compiler::yaml::to_string(&v))
         .map_err(|e| Error::new(format!("cannot write values: {e}")))
 }
 
+/// Kubernetes refuses a ConfigMap whose keys and values together pass 1 MiB (its `MaxSecretSize`).
+pub const MAX_CONFIGMAP_BYTES: usize = 1 << 20;
+
+/// Refuses data Kubernetes would refuse in one ConfigMap, before Helm or a cluster sees it.
+fn fits_a_configmap<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> Result<()> {
+    let mut sizes: Vec<(&str, usize)> = entries.map(|(k, v)| (k, k.len() + v.len())).collect();
+    let total: usize = sizes.iter().map(|(_, n)| n).sum();
+    if total <= MAX_CONFIGMAP_BYTES {
+        return Ok(());
+    }
+    sizes.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let mib = |n: usize| format!("{:.2} MiB", n as f64 / f64::from(1 << 20));
+    let parts: Vec<String> = sizes.iter().map(|(k, n)| format!("{k} {}", mib(*n))).collect();
+    Err(Error::new(format!(
+        "the config is {} ({}), and Kubernetes holds at most 1 MiB in one ConfigMap; \
+         split the domains across releases, or drop what the servers need not read",
+        mib(total),
+        parts.join(", ")
+    )))
+}
+
+/// Checks a name Kubernetes must accept: a DNS-1123 subdomain (a ConfigMap's name) or, with
+/// `label`, a DNS-1123 label (a namespace): lower-case letters, digits and `-` (and `.` in a
+/// subdomain), starting and ending with a letter or digit, at most 253 (63) characters.
+pub fn check_name(what: &str, name: &str, label: bool) -> Result<()> {
+    let max = if label { 63 } else { 253 };
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name.chars().all(|c| alnum(c) || c == '-' || (c == '.' && !label));
+    if ok {
+        return Ok(());
+    }
+    let shown: String = name.escape_debug().take(80).collect();
+    Err(Error::new(format!(
+        "{what} \"{shown}\" is not a name Kubernetes accepts: at most {max} lower-case letters, digits{} and `-`, \
+         starting and ending with a letter or digit (e.g. `xmpp-config`)",
+        if label { "" } else { ", `.`" }
+    )))
+}
+
 /// A ConfigMap holding the compiled files, for GitOps and kustomize users (`helm xmpp configmap`).
 pub fn configmap_yaml(c: &Compiled, name: &str, namespace: Option<&str>) -> Result<String> {
     use serde_norway::{Mapping, Value};
+    check_name("the ConfigMap name", name, false)?;
+    if let Some(ns) = namespace {
+        check_name("the namespace", ns, true)?;
+    }
+    fits_a_configmap(c.files.iter().map(|f| (f.name.as_str(), f.text.as_str())))?;
     let s = |v: &str| Value::String(v.to_string());
     let mut metadata = Mapping::new();
     metadata.insert(s("name"), s(name));
@@ -60,6 +109,7 @@ pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 /// reaches Helm as if it were a release.
 pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
     use serde_norway::Value;
+    check_name("the ConfigMap name", name, false)?;
     let checksum = xmpp_compiler::sha256_hex(c.files.iter().flat_map(|f| [f.name.as_bytes(), f.text.as_bytes()]));
     let mut out = String::new();
     let mut injected = false;
@@ -80,6 +130,9 @@ pub fn postrender(manifests: &str, c: &Compiled, name: &str) -> Result<String> {
                 }
                 for f in &c.files {
                     v["data"][f.name.as_str()] = Value::String(f.text.clone());
+                }
+                if let Some(data) = v["data"].as_mapping() {
+                    fits_a_configmap(data.iter().filter_map(|(k, v)| Some((k.as_str()?, v.as_str()?))))?;
                 }
                 Some(v)
             }
