@@ -393,3 +393,120 @@ fn kubernetes_limits_are_checked_before_kubernetes_sees_them() {
         helm_xmpp::engine::compile_file(helm_xmpp::engine::Kind::Native, &big, Default::default()).unwrap();
     assert!(helm_xmpp::helm::values_yaml(&compiled).is_err(), "the chart would make the same ConfigMap");
 }
+
+/// `fmt` changes a file's text and nothing else about it: a symbolic link stays a link, hard links
+/// all see the new text, mode and owner stay; a read-only file is refused and left as it was.
+#[test]
+fn fmt_keeps_links_mode_and_owner_and_refuses_read_only_files() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    let tmp = TempDir::new("hx-fmt-keep").unwrap();
+    let messy = "domain  \"chat.example.com\" {admins alice}\n";
+    let tidy = "domain \"chat.example.com\" { admins alice }\n";
+    let fmt = |p: &Path| run(bin().arg("fmt").arg(p));
+
+    let target = write(&tmp.0, "real.xmpp", messy);
+    let link = tmp.0.join("link.xmpp");
+    symlink("real.xmpp", &link).unwrap();
+    assert!(fmt(&link).status.success());
+    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert_eq!(fs::read_to_string(&target).unwrap(), tidy, "its target has the new text");
+
+    let a = write(&tmp.0, "a.xmpp", messy);
+    let b = tmp.0.join("b.xmpp");
+    fs::hard_link(&a, &b).unwrap();
+    fs::set_permissions(&a, fs::Permissions::from_mode(0o640)).unwrap();
+    let root_user =
+        fs::metadata(&tmp.0).unwrap().uid() == 0 && run(std::process::Command::new("id").arg("-u")).stdout == b"0\n";
+    if root_user {
+        std::os::unix::fs::chown(&a, Some(65534), Some(65534)).unwrap();
+    }
+    let before = fs::metadata(&a).unwrap();
+    assert!(fmt(&a).status.success());
+    let after = fs::metadata(&a).unwrap();
+    assert_eq!((after.ino(), after.nlink()), (before.ino(), 2), "hard links stay one file");
+    assert_eq!(fs::read_to_string(&b).unwrap(), tidy);
+    assert_eq!((after.mode(), after.uid(), after.gid()), (before.mode(), before.uid(), before.gid()));
+
+    let single = write(&tmp.0, "single.xmpp", messy);
+    fs::set_permissions(&single, fs::Permissions::from_mode(0o600)).unwrap();
+    if root_user {
+        std::os::unix::fs::chown(&single, Some(65534), Some(65534)).unwrap();
+    }
+    let before = fs::metadata(&single).unwrap();
+    assert!(fmt(&single).status.success());
+    let after = fs::metadata(&single).unwrap();
+    assert_eq!(fs::read_to_string(&single).unwrap(), tidy);
+    assert_eq!((after.mode(), after.uid(), after.gid()), (before.mode(), before.uid(), before.gid()));
+
+    let locked = write(&tmp.0, "locked.xmpp", messy);
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o444)).unwrap();
+    let o = fmt(&locked);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("read-only"), "{}", text(&o.stderr));
+    assert_eq!(fs::read_to_string(&locked).unwrap(), messy, "left as it was");
+    assert_eq!(fs::metadata(&locked).unwrap().mode() & 0o777, 0o444);
+}
+
+/// The files in an output folder always come from one compile: racing compiles into one folder leave
+/// a matching pair; a rename that fails half-way puts the first file back; a compile for one server
+/// removes the other server's file it made earlier, and refuses to touch one a person wrote.
+#[test]
+fn an_output_folder_holds_one_compile_and_nothing_stale() {
+    let tmp = TempDir::new("hx-pair").unwrap();
+    let out = tmp.0.join("out");
+    let both = |name: &str, domain: &str| {
+        write(&tmp.0, name, &format!("domain \"{domain}\" {{ admins alice }}\nlisten client 5222\n"))
+    };
+    let (a, b) = (both("a.xmpp", "a.example.com"), both("b.xmpp", "b.example.com"));
+    let digest = |file: &str| {
+        let body = fs::read_to_string(out.join(file)).unwrap();
+        body.split("sha256 ").nth(1).unwrap()[..64].to_string()
+    };
+    let compile = |src: &Path| {
+        let mut c = bin();
+        c.args(["compile", "--engine", "native", "-o"]).arg(&out).arg(src);
+        c.stdout(std::process::Stdio::null()).spawn().unwrap()
+    };
+    for round in 0..60 {
+        let (mut x, mut y) = (compile(&a), compile(&b));
+        assert!(x.wait().unwrap().success() && y.wait().unwrap().success());
+        assert_eq!(digest("ejabberd.yml"), digest("prosody.cfg.lua"), "round {round}: files from two compiles");
+    }
+    // Races are rare to catch; the lock that prevents them is not: a compile waits while another holds it.
+    let held = fs::File::open(&out).unwrap();
+    held.lock().unwrap();
+    let mut waiting = compile(&b);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(waiting.try_wait().unwrap().is_none(), "a compile went ahead while the folder was locked");
+    drop(held);
+    assert!(waiting.wait().unwrap().success());
+
+    let o = run(bin().args(["compile", "--engine", "native", "-o"]).arg(&out).arg(&a));
+    assert!(o.status.success());
+    let first = fs::read_to_string(out.join("ejabberd.yml")).unwrap();
+    fs::remove_file(out.join("prosody.cfg.lua")).unwrap();
+    fs::create_dir_all(out.join("prosody.cfg.lua/busy")).unwrap();
+    let o = run(bin().args(["compile", "--engine", "native", "-o"]).arg(&out).arg(&b));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("nothing was changed"), "{}", text(&o.stderr));
+    assert_eq!(fs::read_to_string(out.join("ejabberd.yml")).unwrap(), first, "the first rename was undone");
+    fs::remove_dir_all(out.join("prosody.cfg.lua")).unwrap();
+
+    assert!(run(bin().args(["compile", "-o"]).arg(&out).arg(&a)).status.success());
+    let only =
+        write(&tmp.0, "only.xmpp", "targets ejabberd >= 24.12\ndomain \"a.example.com\" { }\nlisten client 5222\n");
+    let o = run(bin().args(["compile", "-o"]).arg(&out).arg(&only));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!out.join("prosody.cfg.lua").exists(), "the stale Prosody file is gone");
+
+    fs::write(out.join("prosody.cfg.lua"), "-- mine\n").unwrap();
+    let before = fs::read_to_string(out.join("ejabberd.yml")).unwrap();
+    let o = run(bin().args(["compile", "-o"]).arg(&out).arg(&b).env("X", "1"));
+    assert!(o.status.success(), "targeting both servers replaces it: {}", text(&o.stderr));
+    fs::write(out.join("prosody.cfg.lua"), "-- mine\n").unwrap();
+    let o = run(bin().args(["compile", "-o"]).arg(&out).arg(&only));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("is not a file a compile wrote"), "{}", text(&o.stderr));
+    assert_eq!(fs::read_to_string(out.join("prosody.cfg.lua")).unwrap(), "-- mine\n");
+    assert_ne!(fs::read_to_string(out.join("ejabberd.yml")).unwrap(), before, "b's compile had replaced it");
+}

@@ -125,11 +125,11 @@ pub fn compile(sources: &[Source]) -> Output {
         let header = emit::header(sources.first().map_or("", |s| s.path.as_str()), &digest(sources));
         for server in facts::Server::ALL {
             let Some(version) = d.target(server) else { continue };
-            let (name, text) = match server {
-                facts::Server::Ejabberd => (emit::ejabberd::FILE_NAME, emit::ejabberd::emit(&d, &header)),
-                facts::Server::Prosody => (emit::prosody::FILE_NAME, emit::prosody::emit(&d, &header)),
+            let text = match server {
+                facts::Server::Ejabberd => emit::ejabberd::emit(&d, &header),
+                facts::Server::Prosody => emit::prosody::emit(&d, &header),
             };
-            output.files.push(OutFile { server: server.name().into(), name: name.into(), text });
+            output.files.push(OutFile { server: server.name().into(), name: emit::file_name(server).into(), text });
             output.targets.insert(server.name().into(), version.to_string());
         }
         for l in &d.listeners {

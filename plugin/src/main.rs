@@ -158,8 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         clean = false;
                     }
                     Ok(formatted) => {
-                        let (dir, name) = files::split_path(path)?;
-                        files::write_all(&dir, &[(&name, &formatted)])?;
+                        files::rewrite(path, &source.1, &formatted)?;
                         print(format_args!("formatted {}\n", source.0))?;
                     }
                 }
@@ -198,7 +197,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let Some(compiled) = without_errors(&file, &engine)? else { return Ok(ExitCode::FAILURE) };
             let outputs: Vec<(&str, &str)> =
                 compiled.files.iter().map(|f| (f.name.as_str(), f.text.as_str())).collect();
-            for path in files::write_all(&out, &outputs)? {
+            let stale: Vec<&str> = xmpp_compiler::facts::Server::ALL
+                .into_iter()
+                .map(xmpp_compiler::emit::file_name)
+                .filter(|name| !outputs.iter().any(|(n, _)| n == name))
+                .collect();
+            for path in files::write_all(&out, &outputs, &stale)? {
                 print(format_args!("{}\n", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
@@ -244,7 +248,7 @@ fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
         .tempdir()
         .map_err(|e| Error::new(format!("cannot create a temporary folder: {e}")))?;
     let values = tmp.path().join("compiled-values.yaml");
-    files::write_all(tmp.path(), &[("compiled-values.yaml", &helm::values_yaml(&compiled)?)])?;
+    files::write_all(tmp.path(), &[("compiled-values.yaml", &helm::values_yaml(&compiled)?)], &[])?;
     let status = helm::run(subcommand, &rest, &values)?;
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
