@@ -510,3 +510,71 @@ fn an_output_folder_holds_one_compile_and_nothing_stale() {
     assert_eq!(fs::read_to_string(out.join("prosody.cfg.lua")).unwrap(), "-- mine\n");
     assert_ne!(fs::read_to_string(out.join("ejabberd.yml")).unwrap(), before, "b's compile had replaced it");
 }
+
+/// Every error has a message where CI and people look: `check --format json` prints JSON whatever
+/// stops it (an unreadable file, fuel running out), an include that cannot be read is reported at its
+/// `include` line, and text from the source never reaches the terminal as control sequences.
+#[test]
+fn every_error_is_reported_in_place_and_in_json() {
+    let tmp = TempDir::new("hx-messages").unwrap();
+    let json = |args: &[&std::ffi::OsStr]| {
+        let o = run(bin().args(["check", "--format", "json"]).args(args));
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o.stdout)));
+        v.as_array().unwrap().clone()
+    };
+
+    let latin1 = tmp.0.join("latin1.xmpp");
+    fs::write(&latin1, b"domain \"a.example.com\" { }\n# caf\xe9\n").unwrap();
+    let v = json(&[latin1.as_os_str()]);
+    assert!(
+        v[0]["code"].is_null() && v[0]["message"].as_str().unwrap().contains("not UTF-8 at line 2, column 6"),
+        "{v:?}"
+    );
+
+    let site = root().join("examples/site.xmpp");
+    let v = json(&[site.as_os_str(), "--fuel".as_ref(), "1000".as_ref()]);
+    assert!(v[0]["message"].as_str().unwrap().contains("fuel"), "{v:?}");
+
+    let root_file = write(&tmp.0, "root.xmpp", "domain \"a.example.com\" { }\n  include \"missing.xmpp\"\n");
+    let v = json(&[root_file.as_os_str()]);
+    assert_eq!((v[0]["code"].as_str(), v[0]["line"].as_u64(), v[0]["col"].as_u64()), (Some("E018"), Some(2), Some(11)));
+    let o = run(bin().arg("check").arg(&root_file));
+    assert!(text(&o.stderr).contains("root.xmpp:2:11"), "{}", text(&o.stderr));
+    fs::write(tmp.0.join("missing.xmpp"), b"# \xff\n").unwrap();
+    let v = json(&[root_file.as_os_str()]);
+    assert_eq!(v[0]["code"], "E018", "an include that is not UTF-8 too: {v:?}");
+
+    let hostile = write(
+        &tmp.0,
+        "hostile.xmpp",
+        "domain \"a.example.com\" { admins \"\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}x\" }\n",
+    );
+    let o = run(bin().arg("check").arg(&hostile).env("CLICOLOR_FORCE", "1"));
+    let err = text(&o.stderr);
+    assert!(err.contains("\u{1b}["), "colours are on: {err:?}");
+    for raw in ["\u{1b}]0;", "\u{7}", "\u{1b}[2J", "\u{202e}"] {
+        assert!(!err.contains(raw), "{raw:?} reached the terminal: {err:?}");
+    }
+    assert!(err.contains("\u{241b}]0;owned\u{2407}"), "{err:?}");
+}
+
+/// A file with a mistake on every line gives a bounded report: at most 100 diagnostics shown to
+/// people, at most 1,000 listed in JSON, and the count of the rest.
+#[test]
+fn diagnostics_printed_are_bounded() {
+    let tmp = TempDir::new("hx-many").unwrap();
+    let admins: String = (0..100_000).map(|i| format!("  admins \"@{i}\"\n")).collect();
+    let f = write(&tmp.0, "many.xmpp", &format!("domain \"a.example.com\" {{\n{admins}}}\n"));
+    let o = run(bin().arg("check").arg(&f));
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert_eq!(err.matches("error[E").count(), 100, "{}", &err[..500]);
+    assert!(err.contains("note: 99900 more diagnostics not shown"), "{}", &err[err.len() - 300..]);
+    assert!(err.len() < 100_000, "{} bytes", err.len());
+    let o = run(bin().args(["check", "--format", "json"]).arg(&f));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), xmpp_compiler::diagnostic::MAX_DIAGNOSTICS);
+    assert!(text(&o.stderr).contains("note: 99000 more diagnostics not listed"));
+}

@@ -154,16 +154,31 @@ pub(crate) struct Sink<'a> {
     /// Byte offsets where each source's lines start, so a position costs a binary search, not a scan.
     lines: Vec<Vec<usize>>,
     pub(crate) found: Vec<Diagnostic>,
+    /// How many diagnostics past `MAX_DIAGNOSTICS` were counted but not kept.
+    pub(crate) omitted: usize,
+    /// Where a diagnostic past the bound is built, to be dropped.
+    spare: Option<Diagnostic>,
     pub(crate) uses: Vec<Use>,
+}
+
+/// The most diagnostics one compile keeps (the rest are counted): a file with 100,000 mistakes gives
+/// a readable report, not 30 MB. An error is never dropped in favour of a warning.
+pub const MAX_DIAGNOSTICS: usize = 1000;
+
+/// The offsets just past each line break, as the grammar's `NEWLINE` has them: `\n`, `\r\n`, or a
+/// lone `\r` (old Mac files).
+pub fn line_breaks(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().filter_map(move |(i, &b)| {
+        let ends = b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        ends.then_some(i + 1)
+    })
 }
 
 impl<'a> Sink<'a> {
     pub(crate) fn new(sources: &'a [crate::Source]) -> Self {
-        let lines = sources
-            .iter()
-            .map(|s| std::iter::once(0).chain(s.text.match_indices('\n').map(|(i, _)| i + 1)).collect())
-            .collect();
-        Sink { sources, lines, found: Vec::new(), uses: Vec::new() }
+        let lines = sources.iter().map(|s| std::iter::once(0).chain(line_breaks(&s.text)).collect()).collect();
+        Sink { sources, lines, found: Vec::new(), omitted: 0, spare: None, uses: Vec::new() }
     }
 
     /// 1-based line and character column of a byte offset in one source.
@@ -186,7 +201,16 @@ impl<'a> Sink<'a> {
 
     fn push(&mut self, code: Code, severity: Severity, span: Span, message: String) -> &mut Diagnostic {
         let (line, col) = self.line_col(span.file, span.start);
-        self.found.push(Diagnostic { code, severity, message, hint: None, span, line, col });
+        let d = Diagnostic { code, severity, message, hint: None, span, line, col };
+        if self.found.len() >= MAX_DIAGNOSTICS {
+            self.omitted += 1;
+            let no_error_kept = !self.found.iter().any(Diagnostic::is_error);
+            if !(d.is_error() && no_error_kept) {
+                return self.spare.insert(d);
+            }
+            self.found.pop();
+        }
+        self.found.push(d);
         let last = self.found.len() - 1;
         &mut self.found[last]
     }
@@ -247,5 +271,13 @@ mod tests {
         assert_eq!(sink.line_col(0, 3), (2, 1));
         assert_eq!(sink.line_col(1, 5), (1, 1));
         assert_eq!(sink.line_col(9, 5), (1, 1));
+    }
+
+    #[test]
+    fn every_kind_of_line_break_starts_a_line() {
+        let sources = [crate::Source { path: "a".into(), text: "a\rb\r\nc\nd".into() }];
+        let sink = Sink::new(&sources);
+        assert_eq!([2, 5, 7].map(|i| sink.line_col(0, i)), [(2, 1), (3, 1), (4, 1)]);
+        assert_eq!(sink.line_col(0, 4), (2, 3), "inside a CRLF is still the line before");
     }
 }

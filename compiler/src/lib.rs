@@ -89,11 +89,43 @@ pub struct Output {
     pub domains: Vec<String>,
     /// The oldest release of each targeted server, e.g. `ejabberd` → `23.01`.
     pub targets: BTreeMap<String, String>,
-    /// Included files (resolved paths) that were not among the sources: the host reads them and compiles again.
+    /// Included files that were not among the sources: the host reads them and compiles again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub needs: Vec<String>,
+    pub needs: Vec<Need>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics found past [`diagnostic::MAX_DIAGNOSTICS`], counted but not listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A file an `include` names that the host must read: its resolved path, and the place of the
+/// (first) `include` naming it, for an error when it cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Need {
+    pub path: String,
+    pub span: ast::Span,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Need {
+    /// An error at the `include` that named this file.
+    pub fn error(&self, message: impl Into<String>, hint: Option<String>) -> Diagnostic {
+        Diagnostic {
+            code: Code::BadInclude,
+            severity: Severity::Error,
+            message: message.into(),
+            hint,
+            span: self.span,
+            line: self.line,
+            col: self.col,
+        }
+    }
 }
 
 impl Output {
@@ -108,10 +140,11 @@ pub fn compile(sources: &[Source]) -> Output {
     let files: Vec<ast::File> =
         sources.iter().enumerate().map(|(i, s)| syntax::parse(i, &s.text, &mut sink).unwrap_or_default()).collect();
     let paths: Vec<String> = sources.iter().map(|s| s.path.clone()).collect();
-    let mut output = Output { needs: missing_includes(&files, &paths), ..Output::default() };
+    let mut output = Output { needs: missing_includes(&files, &paths, &sink), ..Output::default() };
     if !output.needs.is_empty() {
         // The host supplies them and compiles again; errors now would be about files not yet read.
         output.diagnostics = sink.found;
+        output.omitted = sink.omitted;
         return output;
     }
     let deployment = if sink.has_errors() {
@@ -168,21 +201,23 @@ pub fn compile(sources: &[Source]) -> Output {
             .collect();
     }
     output.diagnostics = sink.found;
+    output.omitted = sink.omitted;
     output.diagnostics.sort_by_key(|d| (d.span.file, d.span.start, d.severity, d.code));
     output
 }
 
 /// Resolved paths of includes that no source provides (only those that resolve at all).
-fn missing_includes(files: &[ast::File], paths: &[String]) -> Vec<String> {
-    let mut needs = Vec::new();
+fn missing_includes(files: &[ast::File], paths: &[String], sink: &diagnostic::Sink) -> Vec<Need> {
+    let mut needs: Vec<Need> = Vec::new();
     for (file, path) in files.iter().zip(paths) {
         for st in &file.statements {
             if let ast::Statement::Include(target) = st
                 && let Ok(p) = resolve_include(path, &target.value)
                 && !paths.contains(&p)
-                && !needs.contains(&p)
+                && !needs.iter().any(|n| n.path == p)
             {
-                needs.push(p);
+                let (line, col) = sink.line_col(target.span.file, target.span.start);
+                needs.push(Need { path: p, span: target.span, line, col });
             }
         }
     }

@@ -358,12 +358,13 @@ fn check_domain(domain: &ast::Domain, services: &mut Vec<(String, Span)>, sink: 
     };
     let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
     let mut hosts: BTreeMap<String, Span> = BTreeMap::new();
+    let mut admins_seen = BTreeSet::new();
     for item in &domain.items {
         match item {
             DomainItem::Admins(jids) => {
                 for jid in jids {
                     if let Some(full) = admin_jid(jid, &out.name, sink)
-                        && !out.admins.contains(&full)
+                        && admins_seen.insert(full.clone())
                     {
                         out.admins.push(full);
                     }
@@ -670,9 +671,14 @@ fn admin_jid(jid: &Spanned<String>, domain: &str, sink: &mut Sink) -> Option<Str
         Some((l, h)) => (l, h),
         None => (jid.value.as_str(), domain),
     };
-    let local_ok = !local.is_empty()
-        && local.len() <= 1023
-        && !local.chars().any(|c| c.is_whitespace() || "\"&'/:<>@".contains(c));
+    let local_ok =
+        !local.is_empty() && local.len() <= 1023 && !local.chars().any(|c| {
+            // RFC 7622 (PRECIS IdentifierClass): no blanks, controls or invisible formatting characters.
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+                || "\"&'/:<>@".contains(c)
+        });
     if !local_ok || !is_domain_name(host) {
         sink.error(Code::BadJid, jid.span, format!("`{}` is not a user name or JID", jid.value))
             .hint(format!("try `alice` or `alice@{domain}`"));

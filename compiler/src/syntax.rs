@@ -13,6 +13,9 @@ struct Grammar;
 
 /// Parses one file. A syntax error is reported to `sink` and yields `None`.
 pub(crate) fn parse(file: usize, text: &str, sink: &mut Sink) -> Option<File> {
+    if !precheck(file, text, sink) {
+        return None;
+    }
     match Grammar::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let root = pairs.next()?;
@@ -24,6 +27,84 @@ pub(crate) fn parse(file: usize, text: &str, sink: &mut Sink) -> Option<File> {
             None
         }
     }
+}
+
+/// The deepest braces nest, raw blocks included: far beyond any configuration, and shallow enough
+/// that parsing (which recurses once per level) runs in the sandbox's stack as natively.
+pub const MAX_NESTING: usize = 64;
+
+/// What the grammar accepts but must not be parsed, found in one linear pass before pest runs:
+/// braces nested past [`MAX_NESTING`], and string escapes other than `\"`, `\\`, `\n` and `\t`
+/// (which would otherwise lose their backslash). Follows the grammar's view of the text: DSL strings
+/// and comments hide braces; inside a raw block (`ejabberd {`, `prosody {`) every brace counts.
+fn precheck(file: usize, text: &str, sink: &mut Sink) -> bool {
+    let bytes = text.as_bytes();
+    let (mut depth, mut raw_base, mut i) = (0usize, None::<usize>, 0);
+    let mut last_word = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'{' => {
+                if raw_base.is_none() && matches!(&text[last_word.0..last_word.1], "ejabberd" | "prosody") {
+                    raw_base = Some(depth);
+                }
+                depth += 1;
+                if depth > MAX_NESTING {
+                    let d = sink.error(
+                        Code::Syntax,
+                        Span { file, start: i, end: i + 1 },
+                        format!("blocks nest deeper than {MAX_NESTING} levels here"),
+                    );
+                    d.hint("try a flatter layout; a server option is rarely more than a few levels deep");
+                    return false;
+                }
+            }
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                if raw_base == Some(depth) {
+                    raw_base = None;
+                }
+            }
+            _ if raw_base.is_some() => {}
+            b'#' => {
+                i = bytes[i..].iter().position(|&c| c == b'\n' || c == b'\r').map_or(bytes.len(), |n| i + n);
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && !matches!(bytes[i], b'"' | b'\n' | b'\r') {
+                    if bytes[i] == b'\\' {
+                        if !matches!(bytes.get(i + 1), Some(b'"' | b'\\' | b'n' | b't')) {
+                            let next = text[i + 1..].chars().next();
+                            let end = next.map_or(i + 1, |c| i + 1 + c.len_utf8());
+                            let shown = format!("\\{}", next.map(|c| c.escape_debug().to_string()).unwrap_or_default());
+                            let d = sink.error(
+                                Code::Syntax,
+                                Span { file, start: i, end },
+                                format!("unknown escape `{shown}` in a string"),
+                            );
+                            d.hint("strings know `\\\"`, `\\\\`, `\\n` and `\\t`; write `\\\\` for a backslash");
+                            return false;
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-') {
+                    i += 1;
+                }
+                last_word = (start, i);
+                continue;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            _ => last_word = (0, 0),
+        }
+        i += 1;
+    }
+    true
 }
 
 /// A statement or item of the layout tree: its byte range, and the items of its block.
@@ -39,6 +120,9 @@ pub(crate) struct Node {
 /// The layout tree `format` works on: statement and item spans with their nesting. `None` (with the
 /// syntax error in `sink`) when the text does not parse.
 pub(crate) fn outline(text: &str, sink: &mut Sink) -> Option<Vec<Node>> {
+    if !precheck(0, text, sink) {
+        return None;
+    }
     match Grammar::parse(Rule::file, text) {
         Ok(mut pairs) => Some(pairs.next()?.into_inner().filter(|p| p.as_rule() != Rule::EOI).map(node).collect()),
         Err(e) => {

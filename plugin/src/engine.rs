@@ -110,27 +110,34 @@ pub fn format(kind: Kind, text: &str, limits: Limits) -> Result<std::result::Res
 pub const MAX_SOURCES: usize = 256;
 
 /// Compiles the root file and every file it includes: the compiler names the includes it lacks,
-/// the host reads them (never outside the root file's folder) and compiles again.
+/// the host reads them (never outside the root file's folder) and compiles again. An include that
+/// cannot be read, or one past `MAX_SOURCES`, is an error diagnostic (E018) at its `include` line.
 pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Result<(Vec<(String, String)>, Compiled)> {
     let compiler = Compiler::new(kind)?;
     let mut sources = vec![crate::files::read_source(root)?];
     let top = crate::files::folder_of(root)?;
     loop {
-        let compiled = compiler.compile(&sources, limits)?;
+        let mut compiled = compiler.compile(&sources, limits)?;
         if compiled.needs.is_empty() {
             return Ok((sources, compiled));
         }
-        if sources.len() + compiled.needs.len() > MAX_SOURCES {
-            return Err(Error::new(format!(
-                "{} includes more than {MAX_SOURCES} files in all; merge some of them",
-                root.display()
-            )));
-        }
-        for path in &compiled.needs {
-            if sources.iter().any(|(p, _)| p == path) {
-                return Err(Error::new(format!("the compiler asked twice for {path}")));
+        let mut failed = Vec::new();
+        for need in std::mem::take(&mut compiled.needs) {
+            if sources.iter().any(|(p, _)| *p == need.path) {
+                return Err(Error::new(format!("the compiler asked twice for {}", need.path)));
             }
-            sources.push(crate::files::read_include(&top, path)?);
+            if sources.len() >= MAX_SOURCES {
+                let hint = Some("try merging some of the included files".to_string());
+                failed.push(need.error(format!("more than {MAX_SOURCES} files are included in all"), hint));
+                break;
+            }
+            match crate::files::read_include(&top, &need.path) {
+                Ok(source) => sources.push(source),
+                Err(e) => failed.push(need.error(e.0, None)),
+            }
+        }
+        if !failed.is_empty() {
+            return Ok((sources, Compiled { diagnostics: failed, ..Compiled::default() }));
         }
     }
 }

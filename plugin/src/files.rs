@@ -20,13 +20,18 @@ pub fn read_source(path: &Path) -> Result<(String, String)> {
     if !meta.is_file() {
         return Err(cannot(&"not a regular file (a folder, FIFO or device); the compiler reads files only"));
     }
-    let mut text = String::new();
-    fs::File::open(path)
-        .and_then(|f| f.take(MAX_SOURCE_BYTES + 1).read_to_string(&mut text))
-        .map_err(|e| cannot(&e))?;
-    if text.len() as u64 > MAX_SOURCE_BYTES {
+    let mut bytes = Vec::new();
+    fs::File::open(path).and_then(|f| f.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes)).map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
         return Err(cannot(&format_args!("larger than {} MiB; split it with `include`", MAX_SOURCE_BYTES >> 20)));
     }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+        cannot(&format_args!("not UTF-8 at line {line}, column {col}; save it as UTF-8"))
+    })?;
     Ok((path.display().to_string(), text))
 }
 

@@ -21,7 +21,7 @@ pub fn values_yaml(c: &Compiled) -> Result<String> {
         compiled: &'a Compiled,
     }
     fits_a_configmap(c.files.iter().map(|f| (f.name.as_str(), f.text.as_str())))?;
-    let compiled = Compiled { needs: Vec::new(), diagnostics: Vec::new(), ..c.clone() };
+    let compiled = Compiled { needs: Vec::new(), diagnostics: Vec::new(), omitted: 0, ..c.clone() };
     serde_norway::to_value(Values { compiled: &compiled })
         .map(|v| xmpp_compiler::yaml::to_string(&v))
         .map_err(|e| Error::new(format!("cannot write values: {e}")))

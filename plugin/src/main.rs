@@ -177,9 +177,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Cmd::Check { file, format: Format::Json, engine } => {
-            let (sources, compiled) = engine::compile_file(engine.engine, &file, engine.limits()?)?;
-            print(format_args!("{}\n", report::json(&compiled.diagnostics, &sources)))?;
-            Ok(exit(&compiled))
+            // Whatever stops the check, CI gets its JSON: an error with no place in the sources (an
+            // unreadable root file, the sandbox's fuel running out) is one entry without a line.
+            match engine.limits().and_then(|limits| engine::compile_file(engine.engine, &file, limits)) {
+                Ok((sources, compiled)) => {
+                    print(format_args!("{}\n", report::json(&compiled.diagnostics, &sources)))?;
+                    if compiled.omitted > 0 {
+                        say(format_args!("note: {} more diagnostics not listed\n", compiled.omitted));
+                    }
+                    Ok(exit(&compiled))
+                }
+                Err(e) => {
+                    print(format_args!("{}\n", report::json_error(&e.0, &file.display().to_string())))?;
+                    Err(e)
+                }
+            }
         }
         Cmd::Check { file, format: Format::Human, engine } => {
             let (sources, compiled) = compile(&file, &engine)?;
@@ -257,11 +269,19 @@ fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
     })
 }
 
-/// Reads and compiles the root file, printing every diagnostic to standard error.
+/// The most diagnostics printed for people; `check --format json` lists all the compiler kept.
+const MAX_SHOWN: usize = 100;
+
+/// Reads and compiles the root file, printing its diagnostics to standard error (the first
+/// `MAX_SHOWN`, then how many more there are).
 fn compile(file: &Path, e: &EngineArgs) -> Result<(Vec<(String, String)>, Compiled)> {
     let (sources, compiled) = engine::compile_file(e.engine, file, e.limits()?)?;
-    for d in &compiled.diagnostics {
+    for d in compiled.diagnostics.iter().take(MAX_SHOWN) {
         say(report::render(d, &sources));
+    }
+    let more = compiled.diagnostics.len().saturating_sub(MAX_SHOWN) + compiled.omitted;
+    if more > 0 {
+        say(format_args!("note: {more} more diagnostics not shown; fix these first\n"));
     }
     Ok((sources, compiled))
 }

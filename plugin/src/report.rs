@@ -9,15 +9,19 @@ use crate::engine::Diagnostic;
 /// Renders one diagnostic against the sources it points into, styled for a terminal.
 pub fn render(d: &Diagnostic, sources: &[(String, String)]) -> String {
     let level = if d.is_error() { Level::ERROR } else { Level::WARNING };
-    let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+    let message = visible(&d.message, 0, 0).0;
+    let title = level.primary_title(message.as_str()).id(d.code.as_str());
     let (path, text) = sources.get(d.span.file).map_or(("?", ""), |(p, t)| (p.as_str(), t.as_str()));
+    let path = visible(path, 0, 0).0;
     let (window, start, end) = lines_around(text, d.span.start, d.span.end);
-    let snippet = Snippet::source(window)
+    let (window, start, end) = visible(window, start, end);
+    let snippet = Snippet::source(window.as_str())
         .line_start(d.line as usize)
-        .path(path)
+        .path(path.as_str())
         .annotation(AnnotationKind::Primary.span(start..end));
     let mut group = title.element(snippet);
-    if let Some(hint) = &d.hint {
+    let hint = d.hint.as_deref().map(|h| visible(h, 0, 0).0);
+    if let Some(hint) = &hint {
         group = group.element(Level::HELP.with_name("hint").message(hint.as_str()));
     }
     let mut out = Renderer::styled().render(&[group]);
@@ -26,7 +30,8 @@ pub fn render(d: &Diagnostic, sources: &[(String, String)]) -> String {
 }
 
 /// The whole lines holding bytes `start..end` of `text`, and the span's place within them: only these
-/// lines are handed to the renderer, so many diagnostics in a long file stay cheap.
+/// lines are handed to the renderer, so many diagnostics in a long file stay cheap. Lines end at
+/// `\n`, `\r\n` or a lone `\r`, as in the grammar.
 fn lines_around(text: &str, start: usize, end: usize) -> (&str, usize, usize) {
     let floor = |mut i: usize| {
         i = i.min(text.len());
@@ -36,12 +41,46 @@ fn lines_around(text: &str, start: usize, end: usize) -> (&str, usize, usize) {
         i
     };
     let (start, end) = (floor(start), floor(end.max(start)));
-    let first = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    // A span ending just past a newline ends on the line before.
+    let first = text[..start].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    // A span ending just past a line break ends on the line before.
     let last_char = if end > start { end - 1 } else { end };
-    let last = text[floor(last_char)..].find('\n').map_or(text.len(), |i| floor(last_char) + i);
-    let window = text[first..last.max(start)].trim_end_matches('\r');
+    let last = text[floor(last_char)..].find(['\n', '\r']).map_or(text.len(), |i| floor(last_char) + i);
+    let window = &text[first..last.max(start)];
     (window, start - first, (end - first).min(window.len()))
+}
+
+/// Text from a source (or quoted from one in a message) made safe to print on a terminal: control
+/// characters become their visible Unicode pictures (`␛` for ESC), direction overrides and other
+/// invisible controls `�`, line breaks `\n`; the byte range `start..end` is moved along.
+fn visible(text: &str, start: usize, end: usize) -> (String, usize, usize) {
+    let mut out = String::with_capacity(text.len());
+    let (mut new_start, mut new_end) = (0, 0);
+    let mut chars = text.char_indices().peekable();
+    loop {
+        let here = chars.peek().map_or(text.len(), |&(i, _)| i);
+        if here == start {
+            new_start = out.len();
+        }
+        if here == end {
+            new_end = out.len();
+        }
+        let Some((_, c)) = chars.next() else { break };
+        match c {
+            '\t' | '\n' => out.push(c),
+            '\r' if chars.peek().is_some_and(|&(_, n)| n == '\n') => {}
+            '\r' => out.push('\n'),
+            c if c < ' ' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
+            '\u{7f}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{61c}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    (out, new_start, new_end.max(new_start))
 }
 
 /// Diagnostics as one JSON array, for CI: code, severity, message, hint, file, line, col, start, end.
@@ -65,9 +104,18 @@ pub fn json(diagnostics: &[Diagnostic], sources: &[(String, String)]) -> String 
     serde_json::Value::Array(items).to_string()
 }
 
+/// An error with no place in the sources, in the shape of [`json`]: place fields are null.
+pub fn json_error(message: &str, file: &str) -> String {
+    let item = serde_json::json!({
+        "code": null, "severity": "error", "message": message, "hint": null,
+        "file": file, "line": null, "col": null, "start": null, "end": null,
+    });
+    serde_json::Value::Array(vec![item]).to_string()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::lines_around;
+    use super::{lines_around, visible};
 
     #[test]
     fn the_window_is_the_spans_whole_lines() {
@@ -76,5 +124,14 @@ mod tests {
         assert_eq!(lines_around(text, 4, 18), ("two three\nfour", 0, 14));
         assert_eq!(lines_around(text, 19, 19), ("", 0, 0));
         assert_eq!(lines_around("é\n", 1, 1), ("é", 0, 0));
+        assert_eq!(lines_around("a\rbc\rd", 3, 4), ("bc", 1, 2), "a lone CR ends a line");
+        assert_eq!(lines_around("a\r\nbc\r\n", 4, 5), ("bc", 1, 2));
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_sent_to_the_terminal() {
+        assert_eq!(visible("a\u{1b}[31mb", 1, 6), ("a\u{241b}[31mb".to_string(), 1, 8));
+        assert_eq!(visible("x\u{202e}y\u{7}", 0, 4), ("x\u{fffd}y\u{2407}".to_string(), 0, 4));
+        assert_eq!(visible("a\r\nb\rc", 3, 4), ("a\nb\nc".to_string(), 2, 3));
     }
 }
