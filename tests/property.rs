@@ -176,3 +176,112 @@ fn accepted_files_give_valid_yaml_and_lua_format_idempotently_and_agree_in_the_s
     assert!(accepted * 2 > cases, "only {accepted} of {cases} generated files were accepted");
     eprintln!("{accepted} of {cases} generated files accepted and checked (seed {seed})");
 }
+
+/// Lua fragments that mutations insert: tokens luac cares about beyond the grammar too.
+const LUA_PIECES: &[&str] = &[
+    "end",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    "=",
+    "==",
+    ",",
+    ";",
+    "local",
+    "\"",
+    "'",
+    "[[",
+    "]]",
+    "--[[",
+    "break",
+    "goto x",
+    "::x::",
+    "...",
+    "return",
+    "<const>",
+    "<close>",
+    "\\q",
+    "\\300",
+    "0x",
+    "1e",
+    "..",
+    ".",
+    ":",
+    "::",
+    "function",
+    "do",
+    "then",
+    "if x",
+    "not",
+    "#",
+    "~",
+    "//",
+    "x",
+    "x =",
+    "f()",
+    "\n",
+    " ",
+    "--",
+    "\\z",
+    "\\u{110000}",
+    "3x",
+    "until",
+];
+
+/// The compile-time Lua check and `luac -p` give the same verdict on mutated Lua: every emitted
+/// prosody.cfg.lua, and fragments, with tokens deleted, repeated or inserted (`PROPERTY_SEED`).
+#[test]
+#[ignore = "needs tests/setup: luac5.4"]
+fn the_lua_check_agrees_with_luac() {
+    let seed = std::env::var("PROPERTY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x1ac_5eed_u64);
+    let mut rng = Rng(seed | 1);
+    let mut bases: Vec<String> = ["local a <const> = 1; function f(...) return ... end", "for i = 1, 2 do break end"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for dir in fs::read_dir(root().join("tests/golden")).unwrap() {
+        let lua = dir.unwrap().path().join("prosody.cfg.lua");
+        if lua.exists() {
+            bases.push(fs::read_to_string(lua).unwrap());
+        }
+    }
+    let tmp = TempDir::new("hx-luac").unwrap();
+    let (mut disagree, mut refused) = (Vec::new(), 0);
+    for case in 0..600 {
+        let mut text = bases[rng.below(bases.len())].clone();
+        for _ in 0..1 + rng.below(3) {
+            let mut at = rng.below(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            match rng.below(3) {
+                0 => text.insert_str(at, rng.pick(LUA_PIECES)),
+                1 => {
+                    let end = text[at..].char_indices().nth(1 + rng.below(4)).map_or(text.len(), |(i, _)| at + i);
+                    text.replace_range(at..end, "");
+                }
+                _ => {
+                    let end = text[at..].char_indices().nth(1 + rng.below(6)).map_or(text.len(), |(i, _)| at + i);
+                    let piece = text[at..end].to_string();
+                    text.insert_str(at, &piece);
+                }
+            }
+        }
+        let file = tmp.0.join(format!("case{case}.lua"));
+        // A first line starting with `#` is skipped by luac (and `lua`) as a shebang, not by Prosody's
+        // loader: a line break first makes luac read what Prosody reads.
+        fs::write(&file, format!("\n{text}")).unwrap();
+        let luac = run(Command::new("luac5.4").arg("-p").arg(&file)).status.success();
+        let ours = xmpp_compiler::lua_syntax::check(&text);
+        refused += usize::from(!luac);
+        if luac != ours.is_ok() {
+            disagree.push(format!("case {case}: luac {luac}, ours {ours:?}\n{text}"));
+        }
+    }
+    eprintln!("{refused} of 600 mutated Lua files refused by luac; the check agreed on all (seed {seed})");
+    assert!(disagree.is_empty(), "{} disagreements (seed {seed}):\n{}", disagree.len(), disagree.join("\n---\n"));
+    assert!(refused > 100 && refused < 500, "the mutations made {refused} of 600 invalid: too few or too many to test");
+}

@@ -62,6 +62,36 @@ fn sandbox_and_native_give_identical_results() {
     }
 }
 
+/// The deepest nesting the compiler accepts (braces in a raw block, Lua brackets and functions)
+/// compiles in the sandbox's stack exactly as natively; one level more is an error in both.
+#[test]
+fn the_deepest_nesting_allowed_fits_the_sandbox() {
+    let n = xmpp_compiler::MAX_NESTING;
+    let yaml = format!("x: {}1{}", "[".repeat(n - 1), "]".repeat(n - 1));
+    let lua = format!(
+        "x = {}1{}\n  y = {}1 {}\n  z = {}{}",
+        "(".repeat(n),
+        ")".repeat(n),
+        "function() return ".repeat(n - 1),
+        "end ".repeat(n - 1),
+        "{".repeat(n - 1),
+        "}".repeat(n - 1)
+    );
+    let sandbox = Sandbox::new().unwrap();
+    for (extra, errors) in [(0, false), (1, true)] {
+        let yaml = yaml.replacen('[', &"[".repeat(1 + extra), 1).replacen(']', &"]".repeat(1 + extra), 1);
+        let lua = lua.replacen('(', &"(".repeat(1 + extra), 1).replacen(')', &")".repeat(1 + extra), 1);
+        for raw in [format!("ejabberd {{\n  {yaml}\n}}"), format!("prosody {{\n  {lua}\n}}")] {
+            let text = format!("domain \"a.example.com\" {{ }}\nlisten client 5222\n{raw}\n");
+            let sources = vec![("deep.xmpp".to_string(), text)];
+            let native = engine::compile(Kind::Native, &sources, Limits::default()).unwrap();
+            let boxed = sandbox.compile(&sources, Limits::default()).unwrap();
+            assert_eq!(native, boxed);
+            assert_eq!(native.has_errors(), errors, "{extra} past the bound: {:?}", native.diagnostics);
+        }
+    }
+}
+
 #[test]
 fn the_execution_bound_stops_the_compiler_cleanly() {
     let tmp = TempDir::new("hx-fuel").unwrap();

@@ -90,9 +90,11 @@ codes! {
     /// `include \"../x.xmpp\"`: an include outside the root file's folder, or one that cannot be read.
     BadInclude = "E018", "`include` names a file relative to the including file, inside the root file's folder; the host \
         reads it. Absolute paths and paths leaving that folder are refused.";
-    /// `ejabberd { hosts: [ }`: a raw ejabberd block that is not YAML.
+    /// `ejabberd { hosts: [ }` or `prosody { log = }`: a raw block that is not YAML, or not Lua.
     BadRaw = "E019", "A raw `ejabberd { … }` block is merged into ejabberd.yml key by key, so it must be a YAML mapping \
-        of options (`loglevel: info`).";
+        of options (`loglevel: info`). A raw `prosody { … }` block is copied into prosody.cfg.lua, so it must be Lua \
+        statements that `luac -p` accepts (checked at compile time, as Lua 5.4), with no `return` at its top level, \
+        and the whole file must still be Lua with it.";
     /// `auth ldap { … }` with a Prosody target: a targeted server cannot express it, and dropping it would change meaning.
     Unsupported = "E020", "One of the targeted servers cannot express this, and rendering the rest without it would \
         change what the deployment means (an authentication method, a secret, a period). Drop the feature, change it as \

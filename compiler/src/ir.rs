@@ -168,6 +168,8 @@ pub struct Raw {
     pub server: crate::ast::Server,
     /// `file:line` of the block, for the marker in the output.
     pub origin: String,
+    /// Where the block's text is in the sources.
+    pub span: crate::ast::Span,
     pub text: String,
 }
 

@@ -19,6 +19,7 @@ pub mod facts;
 pub mod format;
 pub mod ir;
 mod lower;
+pub mod lua_syntax;
 mod settings;
 mod syntax;
 pub mod yaml;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use diagnostic::{Code, Diagnostic, Severity};
+pub use syntax::MAX_NESTING;
 
 /// One input file: its path as the author named it, and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,9 +164,26 @@ pub fn compile(sources: &[Source]) -> Output {
                 facts::Server::Ejabberd => emit::ejabberd::emit(&d, &header),
                 facts::Server::Prosody => emit::prosody::emit(&d, &header),
             };
+            // Each raw prosody block was checked alone; spliced into the file, it must still be Lua
+            // (a `<const>` local the file later assigns, a label defined twice across blocks).
+            let mut raw_prosody = d.raw.iter().filter(|r| r.server == ast::Server::Prosody);
+            if server == facts::Server::Prosody
+                && let Some(first) = raw_prosody.next()
+                && let Err(e) = lua_syntax::check(&text)
+            {
+                let line = text[..e.offset.min(text.len())].matches('\n').count() + 1;
+                sink.error(
+                    Code::BadRaw,
+                    first.span,
+                    format!("with the raw prosody blocks, prosody.cfg.lua is not Lua: {} (its line {line})", e.message),
+                )
+                .hint("try names of your own in the raw block, not ones the compiler writes");
+                continue;
+            }
             output.files.push(OutFile { server: server.name().into(), name: emit::file_name(server).into(), text });
             output.targets.insert(server.name().into(), version.to_string());
         }
+        let mut kinds_named = std::collections::BTreeSet::new();
         for l in &d.listeners {
             let routes = match &l.service {
                 ir::Service::Http(h) => d.routes(h),
@@ -174,7 +193,7 @@ pub fn compile(sources: &[Source]) -> Output {
             // Kubernetes wants one name per port, of at most 15 characters: the first listener of a kind
             // is named by it, the others by kind and port (`client-5422`), which are unique as ports are.
             let kind = l.service.name();
-            let name = if output.ports.iter().any(|p| p.name == kind) {
+            let name = if !kinds_named.insert(kind) {
                 let port = l.port.to_string();
                 let prefix = kind[..kind.len().min(14 - port.len())].trim_end_matches('-');
                 format!("{prefix}-{port}")
@@ -199,6 +218,10 @@ pub fn compile(sources: &[Source]) -> Output {
                 ast::Secret::File(_) => None,
             })
             .collect();
+    }
+    if sink.has_errors() {
+        // Files only without errors (one found while emitting leaves none).
+        output = Output::default();
     }
     output.diagnostics = sink.found;
     output.omitted = sink.omitted;

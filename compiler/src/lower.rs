@@ -194,8 +194,13 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
                         }
                         Ok(_) => {}
                     }
+                } else if let Err(e) = crate::lua_syntax::check_statements(&text.value) {
+                    let start = text.span.start + e.offset;
+                    let at = Span { file: text.span.file, start, end: start + 1 };
+                    sink.error(Code::BadRaw, at, format!("the raw prosody block is not Lua: {}", e.message))
+                        .hint("the block is copied into prosody.cfg.lua as Lua statements, e.g. `log = { info = \"*console\" }`");
                 }
-                d.raw.push(ir::Raw { server: server.value, origin, text: dedent(&text.value) });
+                d.raw.push(ir::Raw { server: server.value, origin, span: text.span, text: dedent(&text.value) });
             }
         }
     }

@@ -39,7 +39,8 @@ pub const MAX_NESTING: usize = 64;
 /// and comments hide braces; inside a raw block (`ejabberd {`, `prosody {`) every brace counts.
 fn precheck(file: usize, text: &str, sink: &mut Sink) -> bool {
     let bytes = text.as_bytes();
-    let (mut depth, mut raw_base, mut i) = (0usize, None::<usize>, 0);
+    // Braces, as the grammar pairs them; inside a raw block also YAML's square brackets.
+    let (mut depth, mut square, mut raw_base, mut i) = (0usize, 0usize, None::<usize>, 0);
     let mut last_word = (0, 0);
     while i < bytes.len() {
         let b = bytes[i];
@@ -49,22 +50,23 @@ fn precheck(file: usize, text: &str, sink: &mut Sink) -> bool {
                     raw_base = Some(depth);
                 }
                 depth += 1;
-                if depth > MAX_NESTING {
-                    let d = sink.error(
-                        Code::Syntax,
-                        Span { file, start: i, end: i + 1 },
-                        format!("blocks nest deeper than {MAX_NESTING} levels here"),
-                    );
-                    d.hint("try a flatter layout; a server option is rarely more than a few levels deep");
-                    return false;
+                if depth + square > MAX_NESTING {
+                    return too_deep(file, i, sink);
                 }
             }
             b'}' => {
                 depth = depth.saturating_sub(1);
                 if raw_base == Some(depth) {
-                    raw_base = None;
+                    (raw_base, square) = (None, 0);
                 }
             }
+            b'[' if raw_base.is_some() => {
+                square += 1;
+                if depth + square > MAX_NESTING {
+                    return too_deep(file, i, sink);
+                }
+            }
+            b']' if raw_base.is_some() => square = square.saturating_sub(1),
             _ if raw_base.is_some() => {}
             b'#' => {
                 i = bytes[i..].iter().position(|&c| c == b'\n' || c == b'\r').map_or(bytes.len(), |n| i + n);
@@ -105,6 +107,16 @@ fn precheck(file: usize, text: &str, sink: &mut Sink) -> bool {
         i += 1;
     }
     true
+}
+
+fn too_deep(file: usize, at: usize, sink: &mut Sink) -> bool {
+    sink.error(
+        Code::Syntax,
+        Span { file, start: at, end: at + 1 },
+        format!("blocks nest deeper than {MAX_NESTING} levels here"),
+    )
+    .hint("try a flatter layout; a server option is rarely more than a few levels deep");
+    false
 }
 
 /// A statement or item of the layout tree: its byte range, and the items of its block.
