@@ -391,7 +391,7 @@ fn kubernetes_limits_are_checked_before_kubernetes_sees_them() {
     }
     let (_, compiled) =
         helm_xmpp::engine::compile_file(helm_xmpp::engine::Kind::Native, &big, Default::default()).unwrap();
-    assert!(helm_xmpp::helm::values_yaml(&compiled).is_err(), "the chart would make the same ConfigMap");
+    assert!(xmpp_compiler::manifests::values_yaml(&compiled).is_err(), "the chart would make the same ConfigMap");
 }
 
 /// `fmt` changes a file's text and nothing else about it: a symbolic link stays a link, hard links

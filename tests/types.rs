@@ -10,7 +10,7 @@ use std::fs;
 
 use common::*;
 use helm_xmpp::engine::{self, Kind, Limits};
-use helm_xmpp::helm;
+use xmpp_compiler::manifests;
 
 /// Strings that YAML 1.1 (or 1.2) reads as something else when they stand unquoted.
 const TRICKY: &[&str] = &[
@@ -157,13 +157,15 @@ fn every_yaml_written_reads_back_as_the_same_types_under_yaml_1_1() {
         for f in compiled.files.iter().filter(|f| f.name.ends_with(".yml")) {
             streams.push((format!("{path}: {}", f.name), f.text.clone()));
         }
-        streams.push((format!("{path}: values"), helm::values_yaml(&compiled).unwrap()));
-        streams
-            .push((format!("{path}: configmap"), helm::configmap_yaml(&compiled, "xmpp-config", Some("on")).unwrap()));
+        streams.push((format!("{path}: values"), manifests::values_yaml(&compiled).unwrap()));
+        streams.push((
+            format!("{path}: configmap"),
+            manifests::configmap_yaml(&compiled, "xmpp-config", Some("on")).unwrap(),
+        ));
         let chart = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: xmpp-config, labels: {a: 'on'}}\ndata: {k: 'yes'}\n\
             ---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: 'no'}\n\
             spec: {template: {metadata: {annotations: {x: '0o17'}}, spec: {volumes: [{name: c, configMap: {name: xmpp-config}}]}}}\n";
-        streams.push((format!("{path}: postrender"), helm::postrender(chart, &compiled, "xmpp-config").unwrap()));
+        streams.push((format!("{path}: postrender"), manifests::postrender(chart, &compiled, "xmpp-config").unwrap()));
     }
     assert_same_types(&streams);
     // The tricky strings reached the file at all (the test would be empty otherwise).

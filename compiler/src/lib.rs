@@ -20,6 +20,7 @@ pub mod format;
 pub mod ir;
 mod lower;
 pub mod lua_syntax;
+pub mod manifests;
 mod settings;
 mod syntax;
 pub mod yaml;

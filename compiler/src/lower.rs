@@ -184,6 +184,10 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
                         Err(e) => {
                             sink.error(Code::BadRaw, text.span, format!("the raw ejabberd block is not YAML: {e}"));
                         }
+                        Ok(v) if has_tag(&v) => {
+                            sink.error(Code::BadRaw, text.span, "the raw ejabberd block uses a YAML tag (`!name`)")
+                                .hint("ejabberd's options take plain values; drop the tag");
+                        }
                         Ok(v) if !(v.is_mapping() || v.is_null()) => {
                             sink.error(
                                 Code::BadRaw,
@@ -263,6 +267,17 @@ fn dependencies(d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
 }
 
 /// Removes the indentation common to all non-blank lines, and blank first and last lines.
+/// Whether a YAML value holds a tag anywhere.
+fn has_tag(v: &serde_norway::Value) -> bool {
+    use serde_norway::Value;
+    match v {
+        Value::Tagged(_) => true,
+        Value::Sequence(s) => s.iter().any(has_tag),
+        Value::Mapping(m) => m.iter().any(|(k, v)| has_tag(k) || has_tag(v)),
+        _ => false,
+    }
+}
+
 fn dedent(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let indent =

@@ -108,9 +108,23 @@ fn flow(v: &Value) -> String {
             format!("{{{}}}", items.join(", "))
         }
         Value::Sequence(s) => format!("[{}]", s.iter().map(flow).collect::<Vec<_>>().join(", ")),
-        Value::Tagged(t) => format!("{} {}", t.tag, flow(&t.value)),
+        Value::Tagged(t) => format!("{} {}", tag(&t.tag.to_string()), flow(&t.value)),
+        Value::String(text) if is_plain(text) => text.clone(),
         Value::String(text) => quoted_line(text),
         other => scalar(other, 0),
+    }
+}
+
+/// A tag as written back: `!name` when the name is plain, the non-specific `!` as itself, any other
+/// in the verbatim form `!<…>`.
+fn tag(shown: &str) -> String {
+    let name = shown.strip_prefix('!').unwrap_or(shown);
+    if name == "!" {
+        "!".to_string()
+    } else if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        format!("!{name}")
+    } else {
+        format!("!<{}>", name.replace(|c: char| c.is_whitespace() || matches!(c, '<' | '>'), ""))
     }
 }
 
@@ -297,7 +311,7 @@ mod tests {
             round_trip(&serde_norway::from_str(&format!("x: {}", float(f))).unwrap_or(Value::Null));
             assert!(float(f).contains('.'), "{f}");
         }
-        let doc = "a:\n  b: [1, 2.5, true, null, 'on', {}]\n  c: {}\n  d: []\n? [k, 1]\n: v\nl:\n- - x\n  - y\n- {m: n}\n- t: !x 1\n";
+        let doc = "a:\n  b: [1, 2.5, true, null, 'on', {}]\n  c: {}\n  d: []\n? [k, 1]\n: v\nl:\n- - x\n  - y\n- {m: n}\n- t: !x 1\n- ! {a: b}\n- !<tag:x.org,2000:a> 1\n";
         let v: Value = serde_norway::from_str(doc).unwrap_or(Value::Null);
         assert_ne!(v, Value::Null);
         round_trip(&v);

@@ -39,6 +39,33 @@ fn generated(domains: usize) -> String {
     s
 }
 
+/// Files that stretch one construct, as a careless or hostile author might: `n` of it in one file.
+fn stretched(shape: &str, n: usize) -> String {
+    let many = |f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<String>();
+    let domain = "domain \"a.example.com\" { }\nlisten client 5222\n";
+    match shape {
+        "admins" => {
+            format!("domain \"a.example.com\" {{\n{}}}\nlisten client 5222\n", many(&|i| format!("  admins u{i}\n")))
+        }
+        "bad admins (errors)" => {
+            format!(
+                "domain \"a.example.com\" {{\n{}}}\nlisten client 5222\n",
+                many(&|i| format!("  admins \"@{i}\"\n"))
+            )
+        }
+        "contact addresses" => format!(
+            "domain \"a.example.com\" {{\n  contact {{ abuse \"mailto:a0@x.org\"{} }}\n}}\nlisten client 5222\n",
+            many(&|i| format!(",\n    \"mailto:a{}@x.org\"", i + 1))
+        ),
+        "raw YAML keys" => format!("{domain}ejabberd {{\n{}}}\n", many(&|i| format!("  k{i}: [v, {{a: {i}}}]\n"))),
+        "raw Lua statements" => {
+            format!("{domain}prosody {{\n{}}}\n", many(&|i| format!("  k{i} = {{ \"v\", n = {i} }}\n")))
+        }
+        "comments" => format!("{domain}{}", many(&|i| format!("# comment {i}\n"))),
+        _ => unreachable!(),
+    }
+}
+
 fn us(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)
 }
@@ -106,5 +133,29 @@ fn main() {
             per_line(native),
             per_line(boxed)
         );
+    }
+
+    println!("\n## Stretched constructs: growth from 1× to 16×\n");
+    println!(
+        "| construct | 5,000 native ms | 80,000 native ms | growth | 5,000 sandbox ms | 80,000 sandbox ms | growth |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for shape in
+        ["admins", "bad admins (errors)", "contact addresses", "raw YAML keys", "raw Lua statements", "comments"]
+    {
+        let mut row = format!("| {shape} ");
+        let time = |n: usize, kind: Option<&Sandbox>| {
+            let sources = vec![("stretched.xmpp".to_string(), stretched(shape, n))];
+            let d = median(5, || match kind {
+                Some(s) => drop(s.compile(&sources, limits).unwrap()),
+                None => drop(engine::compile(Kind::Native, &sources, limits).unwrap()),
+            });
+            d.as_secs_f64() * 1e3
+        };
+        for kind in [None, Some(&sandbox)] {
+            let (small, large) = (time(5_000, kind), time(80_000, kind));
+            row.push_str(&format!("| {small:.1} | {large:.1} | {:.1}× ", large / small));
+        }
+        println!("{row}|");
     }
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use helm_xmpp::engine::{self, Compiled, Compiler, Kind, Limits};
 use helm_xmpp::{Error, Result, files, helm, report};
+use xmpp_compiler::manifests;
 
 /// Compile one XMPP configuration language to ejabberd.yml and prosody.cfg.lua, and feed them to Helm.
 #[derive(Debug, Parser)]
@@ -221,7 +222,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Configmap { file, name, namespace, engine } => {
             let Some(compiled) = without_errors(&file, &engine)? else { return Ok(ExitCode::FAILURE) };
-            print(helm::configmap_yaml(&compiled, &name, namespace.as_deref())?)?;
+            print(manifests::configmap_yaml(&compiled, &name, namespace.as_deref()).map_err(Error::new)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Render(a) => with_helm("template", a),
@@ -230,21 +231,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Lint(a) => with_helm("lint", a),
         Cmd::Postrender { dsl, name, engine } => {
             let Some(compiled) = without_errors(&dsl, &engine)? else { return Ok(ExitCode::FAILURE) };
-            let manifests = read_manifests()?;
-            print(helm::postrender(&manifests, &compiled, &name)?)?;
+            let input = read_manifests()?;
+            print(manifests::postrender(&input, &compiled, &name).map_err(Error::new)?)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// The manifests on standard input: UTF-8, at most `helm::MAX_MANIFEST_BYTES`.
+/// The manifests on standard input: UTF-8, at most `manifests::MAX_MANIFEST_BYTES`.
 fn read_manifests() -> Result<String> {
     use std::io::Read as _;
     let cannot = |e: &dyn Display| Error::new(format!("cannot read the manifests on standard input: {e}"));
     let mut bytes = Vec::new();
-    std::io::stdin().take(helm::MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes).map_err(|e| cannot(&e))?;
-    if bytes.len() as u64 > helm::MAX_MANIFEST_BYTES {
-        return Err(cannot(&format_args!("more than {} MiB", helm::MAX_MANIFEST_BYTES >> 20)));
+    std::io::stdin().take(manifests::MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes).map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > manifests::MAX_MANIFEST_BYTES {
+        return Err(cannot(&format_args!("more than {} MiB", manifests::MAX_MANIFEST_BYTES >> 20)));
     }
     String::from_utf8(bytes).map_err(|e| cannot(&format_args!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())))
 }
@@ -260,7 +261,11 @@ fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
         .tempdir()
         .map_err(|e| Error::new(format!("cannot create a temporary folder: {e}")))?;
     let values = tmp.path().join("compiled-values.yaml");
-    files::write_all(tmp.path(), &[("compiled-values.yaml", &helm::values_yaml(&compiled)?)], &[])?;
+    files::write_all(
+        tmp.path(),
+        &[("compiled-values.yaml", &manifests::values_yaml(&compiled).map_err(Error::new)?)],
+        &[],
+    )?;
     let status = helm::run(subcommand, &rest, &values)?;
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
