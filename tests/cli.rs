@@ -371,14 +371,7 @@ fn kubernetes_limits_are_checked_before_kubernetes_sees_them() {
     let big = write(&tmp.0, "big.xmpp", &format!("{domains}listen client 5222\n"));
     let manifests = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n";
     for args in [vec!["configmap"], vec!["postrender", "-f"]] {
-        let mut child = bin()
-            .args(&args)
-            .arg(&big)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = piped(bin().args(&args).arg(&big));
         std::io::Write::write_all(&mut child.stdin.take().unwrap(), manifests.as_bytes()).unwrap();
         let o = child.wait_with_output().unwrap();
         assert_eq!(o.status.code(), Some(1), "{args:?}");
@@ -392,6 +385,22 @@ fn kubernetes_limits_are_checked_before_kubernetes_sees_them() {
     let (_, compiled) =
         helm_xmpp::engine::compile_file(helm_xmpp::engine::Kind::Native, &big, Default::default()).unwrap();
     assert!(xmpp_compiler::manifests::values_yaml(&compiled).is_err(), "the chart would make the same ConfigMap");
+
+    // The post-renderer reads at most 64 MiB of manifests.
+    let mut child = piped(bin().args(["postrender", "-f"]).arg(&site));
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let chunk = vec![b'#'; 1 << 20];
+        for _ in 0..=(xmpp_compiler::manifests::MAX_MANIFEST_BYTES >> 20) {
+            if std::io::Write::write_all(&mut stdin, &chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty() && text(&o.stderr).contains("more than 64 MiB"), "{}", text(&o.stderr));
 }
 
 /// `fmt` changes a file's text and nothing else about it: a symbolic link stays a link, hard links

@@ -92,12 +92,30 @@ fn the_deepest_nesting_allowed_fits_the_sandbox() {
     }
 }
 
+/// `--fuel` bounds a whole compile: the rounds that read a chain of includes share it, so a chain
+/// cannot multiply it (its last round alone fits the same bound).
+#[test]
+fn the_execution_bound_covers_every_round_of_includes() {
+    let tmp = TempDir::new("hx-fuel").unwrap();
+    for i in 0..100 {
+        fs::write(tmp.0.join(format!("f{i}.xmpp")), format!("include \"f{}.xmpp\"\n", i + 1)).unwrap();
+    }
+    fs::write(tmp.0.join("f100.xmpp"), "domain \"a.example.com\" { }\n").unwrap();
+    let root_file = tmp.0.join("f0.xmpp");
+    let (sources, _) = engine::compile_file(Kind::Native, &root_file, Limits::default()).unwrap();
+    let bound = Limits { fuel: 200_000_000, ..Limits::default() };
+    let last_round = Sandbox::new().unwrap().compile(&sources, bound);
+    assert!(last_round.is_ok_and(|c| !c.has_errors()), "the last round alone fits");
+    let whole = engine::compile_file(Kind::Sandbox, &root_file, bound);
+    assert!(whole.is_err_and(|e| e.0.contains("execution bound")), "the rounds together do not");
+}
+
 #[test]
 fn the_execution_bound_stops_the_compiler_cleanly() {
     let tmp = TempDir::new("hx-fuel").unwrap();
     let o = run(bin().current_dir(root()).args(["compile", "examples/site.xmpp", "--fuel", "10000", "-o"]).arg(&tmp.0));
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("stopped at its execution bound (10000 fuel units)"), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("stopped at its execution bound (--fuel"), "{}", text(&o.stderr));
     assert_eq!(fs::read_dir(&tmp.0).unwrap().count(), 0, "nothing written");
 }
 

@@ -80,9 +80,16 @@ impl Compiler {
 
     /// Compiles `(path, text)` sources, the root first.
     pub fn compile(&self, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
+        let mut budget = limits;
+        self.compile_metered(sources, &mut budget)
+    }
+
+    /// As [`Compiler::compile`], taking the sandbox's fuel used off `limits` (the native compiler
+    /// uses none).
+    fn compile_metered(&self, sources: &[(String, String)], limits: &mut Limits) -> Result<Compiled> {
         match self {
             Compiler::Native => Ok(native(sources)),
-            Compiler::Sandbox(s) => s.compile(sources, limits),
+            Compiler::Sandbox(s) => s.compile_metered(sources, limits),
         }
     }
 
@@ -112,12 +119,14 @@ pub const MAX_SOURCES: usize = 256;
 /// Compiles the root file and every file it includes: the compiler names the includes it lacks,
 /// the host reads them (never outside the root file's folder) and compiles again. An include that
 /// cannot be read, or one past `MAX_SOURCES`, is an error diagnostic (E018) at its `include` line.
+/// `limits.fuel` bounds all the rounds together.
 pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Result<(Vec<(String, String)>, Compiled)> {
     let compiler = Compiler::new(kind)?;
     let mut sources = vec![crate::files::read_source(root)?];
     let top = crate::files::folder_of(root)?;
+    let mut budget = limits;
     loop {
-        let mut compiled = compiler.compile(&sources, limits)?;
+        let mut compiled = compiler.compile_metered(&sources, &mut budget)?;
         if compiled.needs.is_empty() {
             return Ok((sources, compiled));
         }
@@ -297,11 +306,18 @@ impl Sandbox {
 
     /// One compile in a fresh store.
     pub fn compile(&self, sources: &[(String, String)], limits: Limits) -> Result<Compiled> {
-        let (mut store, instance) = self.instantiate(limits)?;
-        let trap = |store: &Store<State>, e: wasmtime::Error| sandbox_error(store, e, limits);
+        let mut budget = limits;
+        self.compile_metered(sources, &mut budget)
+    }
+
+    /// One compile in a fresh store, taking the fuel it used off `limits`: the rounds of one compile
+    /// with includes share one execution bound.
+    fn compile_metered(&self, sources: &[(String, String)], limits: &mut Limits) -> Result<Compiled> {
+        let (mut store, instance) = self.instantiate(*limits)?;
         let input: Vec<bindings::Source> =
             sources.iter().map(|(p, t)| bindings::Source { path: p.clone(), text: t.clone() }).collect();
-        let out = instance.call_compile(&mut store, &input).map_err(|e| trap(&store, e))?;
+        let out = instance.call_compile(&mut store, &input).map_err(|e| sandbox_error(&store, e, *limits))?;
+        limits.fuel = store.get_fuel().unwrap_or(0);
         from_json(&out)
     }
 }
@@ -313,11 +329,10 @@ fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
 
 fn sandbox_error(store: &Store<State>, e: wasmtime::Error, limits: Limits) -> Error {
     if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
-        return Error::new(format!(
-            "the compiler stopped at its execution bound ({} fuel units) before finishing; \
-             try a smaller input, or raise the bound with --fuel",
-            limits.fuel
-        ));
+        return Error::new(
+            "the compiler stopped at its execution bound (--fuel, shared by the rounds that read includes) \
+             before finishing; try a smaller input, or raise the bound with --fuel",
+        );
     }
     if store.data().hit_memory_limit {
         return Error::new(format!(
