@@ -567,6 +567,10 @@ fn every_error_is_reported_in_place_and_in_json() {
         assert!(!err.contains(raw), "{raw:?} reached the terminal: {err:?}");
     }
     assert!(err.contains("\u{241b}]0;owned\u{2407}"), "{err:?}");
+    // A path in an error outside the compiler is shown the same way.
+    let o = run(bin().arg("check").arg(tmp.0.join("\u{1b}[2Jgone.xmpp")).env("CLICOLOR_FORCE", "1"));
+    let err = text(&o.stderr);
+    assert!(err.contains("\u{241b}[2Jgone.xmpp") && !err.contains("\u{1b}[2J"), "{err:?}");
 }
 
 /// A file with a mistake on every line gives a bounded report: at most 100 diagnostics shown to

@@ -14,14 +14,16 @@ pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
 /// block or never end) of at most `MAX_SOURCE_BYTES`, in UTF-8.
 pub fn read_source(path: &Path) -> Result<(String, String)> {
     use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let cannot = |e: &dyn std::fmt::Display| Error::new(format!("cannot read {}: {e}", path.display()));
-    // Checked before opening: opening a FIFO for reading waits for a writer.
-    let meta = fs::metadata(path).map_err(|e| cannot(&e))?;
-    if !meta.is_file() {
+    // Opened without blocking (a FIFO would wait for a writer), then checked on the open file itself,
+    // so nothing can be swapped in between the check and the read.
+    let file = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| cannot(&e))?;
+    if !file.metadata().map_err(|e| cannot(&e))?.is_file() {
         return Err(cannot(&"not a regular file (a folder, FIFO or device); the compiler reads files only"));
     }
     let mut bytes = Vec::new();
-    fs::File::open(path).and_then(|f| f.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes)).map_err(|e| cannot(&e))?;
+    file.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| cannot(&e))?;
     if bytes.len() as u64 > MAX_SOURCE_BYTES {
         return Err(cannot(&format_args!("larger than {} MiB; split it with `include`", MAX_SOURCE_BYTES >> 20)));
     }

@@ -133,7 +133,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            say(format_args!("error: {e}\n"));
+            say(format_args!("error: {}\n", report::safe(&e.0)));
             ExitCode::FAILURE
         }
     }
@@ -155,12 +155,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     Ok(formatted) if formatted == source.1 => {}
                     Ok(_) if check => {
-                        say(format_args!("{} is not formatted; run `helm-xmpp fmt {}`\n", source.0, source.0));
+                        let name = report::safe(&source.0);
+                        say(format_args!("{name} is not formatted; run `helm-xmpp fmt {name}`\n"));
                         clean = false;
                     }
                     Ok(formatted) => {
                         files::rewrite(path, &source.1, &formatted)?;
-                        print(format_args!("formatted {}\n", source.0))?;
+                        print(format_args!("formatted {}\n", report::safe(&source.0)))?;
                     }
                 }
             }
@@ -200,7 +201,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let warnings = compiled.diagnostics.len();
                 say(format_args!(
                     "{}: no errors{}\n",
-                    sources[0].0,
+                    report::safe(&sources[0].0),
                     if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() }
                 ));
             }
@@ -216,7 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .filter(|name| !outputs.iter().any(|(n, _)| n == name))
                 .collect();
             for path in files::write_all(&out, &outputs, &stale)? {
-                print(format_args!("{}\n", path.display()))?;
+                print(format_args!("{}\n", report::safe(&path.display().to_string())))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -253,7 +254,7 @@ fn read_manifests() -> Result<String> {
 fn with_helm(subcommand: &str, a: HelmArgs) -> Result<ExitCode> {
     let (dsl, rest) = helm::split_args(&a.args)?;
     let Some(compiled) = without_errors(&dsl, &a.engine)? else {
-        say(format_args!("error: {} has errors; helm was not run\n", dsl.display()));
+        say(format_args!("error: {} has errors; helm was not run\n", report::safe(&dsl.display().to_string())));
         return Ok(ExitCode::FAILURE);
     };
     let tmp = tempfile::Builder::new()

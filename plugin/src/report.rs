@@ -49,6 +49,12 @@ fn lines_around(text: &str, start: usize, end: usize) -> (&str, usize, usize) {
     (window, start - first, (end - first).min(window.len()))
 }
 
+/// A message that may quote the user's text (a path, a name) made safe to print on a terminal, as
+/// [`visible`] does for source lines.
+pub fn safe(text: &str) -> String {
+    visible(text, 0, 0).0
+}
+
 /// Text from a source (or quoted from one in a message) made safe to print on a terminal: control
 /// characters become their visible Unicode pictures (`␛` for ESC), direction overrides and other
 /// invisible controls `�`, line breaks `\n`; the byte range `start..end` is moved along.
