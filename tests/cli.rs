@@ -591,3 +591,26 @@ fn diagnostics_printed_are_bounded() {
     assert_eq!(v.as_array().unwrap().len(), xmpp_compiler::diagnostic::MAX_DIAGNOSTICS);
     assert!(text(&o.stderr).contains("note: 99000 more diagnostics not listed"));
 }
+
+/// The GitOps path: `values` writes the chart values a DSL gives (what `render` hands Helm), `--check`
+/// passes while the file is current and fails, changing nothing, once the DSL moves on.
+#[test]
+fn values_writes_the_chart_values_and_checks_they_are_current() {
+    let tmp = TempDir::new("hx-values").unwrap();
+    let dsl = write(&tmp.0, "site.xmpp", "domain \"a.example.com\" { admins alice }\nlisten client 5222\n");
+    let out = tmp.0.join("compiled-values.yaml");
+    let values = |extra: &[&str]| run(bin().arg("values").arg(&dsl).arg("-o").arg(&out).args(extra));
+    let o = values(&["--check"]);
+    assert_eq!(o.status.code(), Some(1), "a missing file is stale");
+    assert!(values(&[]).status.success());
+    let written = fs::read_to_string(&out).unwrap();
+    let parsed: serde_norway::Value = serde_norway::from_str(&written).unwrap();
+    assert_eq!(parsed["compiled"]["domains"][0], "a.example.com");
+    assert!(parsed["compiled"]["files"][0]["text"].as_str().unwrap().contains("a.example.com"));
+    assert!(values(&["--check"]).status.success(), "current");
+    fs::write(&dsl, "domain \"b.example.com\" { admins alice }\nlisten client 5222\n").unwrap();
+    let o = values(&["--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("is stale or missing; run `helm xmpp values"), "{}", text(&o.stderr));
+    assert_eq!(fs::read_to_string(&out).unwrap(), written, "--check changes nothing");
+}

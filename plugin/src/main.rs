@@ -65,6 +65,19 @@ enum Cmd {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Compile FILE and write the chart values it gives to a file, for GitOps: commit it and render with
+    /// plain `helm template -f FILE` (no plugin where the controller runs); `--check` fails when it is stale.
+    Values {
+        file: PathBuf,
+        /// The values file to write (or check).
+        #[arg(short, long, default_value = "compiled-values.yaml")]
+        out: PathBuf,
+        /// Change nothing; exit 1 when the file is missing or differs from what the DSL gives.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Compile, then `helm template` the chart with the results: render CHART -f site.xmpp [helm flags…].
     Render(HelmArgs),
     /// Compile, then `helm install` with the results: install NAME CHART -f site.xmpp [helm flags…].
@@ -224,6 +237,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Configmap { file, name, namespace, engine } => {
             let Some(compiled) = without_errors(&file, &engine)? else { return Ok(ExitCode::FAILURE) };
             print(manifests::configmap_yaml(&compiled, &name, namespace.as_deref()).map_err(Error::new)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Values { file, out, check, engine } => {
+            let Some(compiled) = without_errors(&file, &engine)? else { return Ok(ExitCode::FAILURE) };
+            let shown = report::safe(&file.display().to_string());
+            let text = format!(
+                "# Chart values compiled from {} by `helm xmpp values`; do not edit, run it again.\n{}",
+                xmpp_compiler::emit::one_line(&shown),
+                manifests::values_yaml(&compiled).map_err(Error::new)?
+            );
+            let target = report::safe(&out.display().to_string());
+            if check {
+                if std::fs::read(&out).is_ok_and(|old| old == text.as_bytes()) {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                say(format_args!("{target} is stale or missing; run `helm xmpp values {shown} -o {target}`\n"));
+                return Ok(ExitCode::FAILURE);
+            }
+            let (dir, name) = files::split_path(&out)?;
+            files::write_all(&dir, &[(&name, &text)], &[])?;
+            print(format_args!("{target}\n"))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Render(a) => with_helm("template", a),

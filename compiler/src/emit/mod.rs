@@ -31,7 +31,7 @@ pub fn is_generated(text: &str) -> bool {
 /// Text from the author (a file name) made safe inside a one-line comment of YAML or Lua: every
 /// control character and every Unicode line or paragraph separator, which would end the comment and
 /// start a line of config, is written escaped (`\n`, `\r`, `\u{2028}`).
-pub(crate) fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if crate::ast::breaks_a_line(c) { c.escape_default().to_string() } else { c.to_string() })
         .collect()
