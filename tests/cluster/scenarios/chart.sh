@@ -283,8 +283,34 @@ k exec $STS-0 -- printenv TURN_SECRET | grep -qx -- "$TURN_SECRET" || fail "the 
 [ -s "$WORK/pod-logs" ] || fail "no pod logs to search"
 pass
 
-# ------------------------------------------------------------------ 13. uninstall leaves only the claims
-begin 13-uninstall-keeps-claims
+# ------------------------------------------------------------------ 13. GitOps: plain Helm, no plugin, no drift
+# What a controller runs: `helm template` with the committed compiled values (`helm xmpp values`) and
+# the cookie's Secret named; twice the same bytes, and applied twice with nothing to change.
+begin 13-gitops-no-drift
+"$HELM_XMPP_BIN" values "$FIX/site.xmpp" -o "$WORK/compiled-values.yaml" >/dev/null 2>&1 || fail "values"
+"$HELM_XMPP_BIN" values "$FIX/site.xmpp" -o "$WORK/compiled-values.yaml" --check 2>/dev/null || fail "values --check"
+k create secret generic gx-cookie --from-literal=erlang-cookie="cookie-$RANDOM$RANDOM$RANDOM" >/dev/null
+gitops() {
+  helm template gx "$ROOT/charts/xmpp" -n "$NS" --skip-tests -f "$WORK/compiled-values.yaml" -f "$FIX/values.yaml" \
+    --set cluster.cookieSecret=gx-cookie
+}
+gitops >"$WORK/gitops-1.yaml"
+gitops >"$WORK/gitops-2.yaml"
+cmp -s "$WORK/gitops-1.yaml" "$WORK/gitops-2.yaml" || fail "two helm template runs differ"
+grep -q 'kind: StatefulSet' "$WORK/gitops-1.yaml" || fail "nothing rendered"
+kubectl apply --server-side --field-manager=gitops -n "$NS" -f "$WORK/gitops-1.yaml" >/dev/null || fail "first apply"
+kubectl apply --server-side --field-manager=gitops -n "$NS" -f "$WORK/gitops-2.yaml" >"$WORK/apply-2.out" || fail "second apply"
+kubectl diff --server-side --field-manager=gitops -n "$NS" -f "$WORK/gitops-2.yaml" >"$WORK/drift.diff" ||
+  { cat "$WORK/drift.diff" >&2; fail "the second render differs from what is applied"; }
+echo "gitops: $(wc -l <"$WORK/gitops-1.yaml") lines rendered twice identically; $(wc -l <"$WORK/apply-2.out") objects applied again, no drift" >&2
+kubectl delete -n "$NS" -f "$WORK/gitops-1.yaml" --wait >/dev/null
+k delete secret gx-cookie >/dev/null
+k delete pvc -l app.kubernetes.io/instance=gx --wait=false >/dev/null 2>&1 || true
+k delete pvc data-gx-xmpp-0 --ignore-not-found --wait=false >/dev/null
+pass
+
+# ------------------------------------------------------------------ 14. uninstall leaves only the claims
+begin 14-uninstall-keeps-claims
 for rel in "$REL" xp foreign; do helm uninstall "$rel" -n "$NS" --wait >/dev/null; done
 k wait --for=delete pod --all --timeout=120s >/dev/null 2>&1 || true
 left=$(k get all,configmap,secret,serviceaccount,pdb,ingress,networkpolicy,hpa -o name 2>/dev/null |
