@@ -144,6 +144,8 @@ fn main() {
         ["admins", "bad admins (errors)", "contact addresses", "raw YAML keys", "raw Lua statements", "comments"]
     {
         let mut row = format!("| {shape} ");
+        // The largest files need more than the default fuel (about a second of work): ten times it.
+        let limits = Limits { fuel: limits.fuel * 10, ..limits };
         let time = |n: usize, kind: Option<&Sandbox>| {
             let sources = vec![("stretched.xmpp".to_string(), stretched(shape, n))];
             let d = median(5, || match kind {
