@@ -100,9 +100,9 @@ start=$(date +%s%N)
 helm xmpp install "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site.xmpp" -f "$FIX/values.yaml" \
   --set replicaCount=2 --wait --timeout 5m >/dev/null 2>"$WORK/install.err" || { cat "$WORK/install.err" >&2; fail "install"; }
 echo "ejabberd: install to both pods Ready $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
-# A new node joins pod 0 a few seconds after it starts (CTL_ON_CREATE), after the port is open.
+# A new node joins pod 0 a few seconds after it starts (CTL_ON_CREATE); it is Ready only once joined.
 for pod in $STS-0 $STS-1; do
-  until_ok 60 joined "$pod" || fail "$pod: list_cluster: $(ctl "$pod" list_cluster)"
+  joined "$pod" || fail "$pod is Ready but not in the cluster: list_cluster: $(ctl "$pod" list_cluster)"
 done
 echo "ejabberd: install to one cluster of two $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
 for user in admin alice bob carol; do ctl $STS-0 register $user $DOMAIN "$PASSWORD" >/dev/null; done
@@ -115,7 +115,7 @@ replaced() { [ "$(k get pod $STS-1 -o jsonpath='{.metadata.uid}')" != "$uid" ]; 
 k delete pod $STS-1 --wait=true >/dev/null
 until_ok 120 replaced || fail "pod 1 was not replaced"
 ready $STS-1
-until_ok 60 joined $STS-1 || fail "the new pod did not rejoin: $(ctl $STS-1 list_cluster)"
+joined $STS-1 || fail "the new pod is Ready before it rejoined: $(ctl $STS-1 list_cluster)"
 ctl $STS-1 check_account alice $DOMAIN || fail "the replaced pod lost the account"
 [ "$(k get pvc data-$STS-1 -o jsonpath='{.status.phase}')" = Bound ] || fail "no bound claim for pod 1"
 forward pod/$STS-1 5222
