@@ -1,7 +1,7 @@
 """Client scenarios against a running XMPP server, with slixmpp (a client library nobody here wrote).
 
 Usage: scenarios.py --port P --domain D --password PW [--muc HOST] [--upload] [--registration open|closed]
-                    [--only NAME,…] [--expect SERVICE-JID (disco)]
+                    [--only NAME,…] [--expect SERVICE-JID (disco)] [--hold FILE (stay-connected)]
 Users alice, bob and carol must exist with password PW. Prints one JSON object per scenario:
 {"scenario": NAME, "ok": true|false, "detail": "..."}. Exits 0 when every scenario ran (pass or fail).
 """
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import ssl
 import sys
 import time
@@ -319,6 +320,25 @@ async def scenario_disco():
     return f"services: {', '.join(jids)}"
 
 
+async def scenario_stay_connected():
+    """Logged in until the file --hold names exists (the scenario changes something meanwhile), then
+    still the same stream: an IQ round trip on it, and no disconnect seen."""
+    c = await login("alice", "stay")
+    dropped = []
+    c.add_event_handler("disconnected", lambda _: dropped.append(time.monotonic()))
+    start = time.monotonic()
+    while not os.path.exists(ARGS.hold):
+        if dropped:
+            raise RuntimeError(f"disconnected after {dropped[0] - start:.1f} s")
+        await asyncio.sleep(0.5)
+    await c.get_roster()
+    held = time.monotonic() - start
+    c.disconnect()
+    if dropped:
+        raise RuntimeError("disconnected")
+    return f"one stream held for {held:.0f} s, still answering"
+
+
 SCENARIOS = {
     "login-starttls": scenario_login_starttls,
     "plaintext-refused": scenario_plaintext_refused,
@@ -333,13 +353,16 @@ SCENARIOS = {
     "websocket": scenario_websocket,
     "bosh": scenario_bosh,
     "disco": scenario_disco,
+    "stay-connected": scenario_stay_connected,
 }
+# Scenarios that wait on the caller run longer than the others.
+LONG = {"stay-connected": 300}
 
 
 async def main():
     for name in ARGS.only.split(","):
         try:
-            detail = await asyncio.wait_for(SCENARIOS[name](), TIMEOUT * 2)
+            detail = await asyncio.wait_for(SCENARIOS[name](), LONG.get(name, TIMEOUT * 2))
             print(json.dumps({"scenario": name, "ok": True, "detail": detail}), flush=True)
         except Exception as e:  # noqa: BLE001 — every failure is reported, none stops the run
             print(json.dumps({"scenario": name, "ok": False, "detail": f"{type(e).__name__}: {e}"}), flush=True)
@@ -358,7 +381,8 @@ if __name__ == "__main__":
     p.add_argument("--websocket", default="/xmpp-websocket")
     p.add_argument("--bosh", default="/http-bind")
     p.add_argument("--expect", help="disco: a service JID the domain must list")
-    p.add_argument("--only", default=",".join(s for s in SCENARIOS if s != "disco"))
+    p.add_argument("--hold", help="stay-connected: the file whose appearance ends the wait")
+    p.add_argument("--only", default=",".join(s for s in SCENARIOS if s not in ("disco", "stay-connected")))
     ARGS = p.parse_args()
     logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)
     asyncio.run(main())

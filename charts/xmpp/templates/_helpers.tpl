@@ -191,3 +191,42 @@ Usage: {{ include "xmpp.secretEnv" (dict "root" . "macros" true) | nindent 12 }}
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/*
+xmpp.tlsWatch: a shell loop that runs `reload` (with `$server` the shell's own PID, which `exec` hands to
+the server; `$$$$` since Kubernetes makes `$$` of it in a command) each time the kubelet swaps the mounted TLS Secret (its `..data` link), every
+`tls.reload.intervalSeconds`. Usage: {{ include "xmpp.tlsWatch" (dict "root" . "reload" "CMD") }}
+*/}}
+{{- define "xmpp.tlsWatch" -}}
+{{- $link := printf "%s/..data" .root.Values.tls.mountPath -}}
+server=$$$$; (seen=$(readlink {{ $link }}); while sleep {{ int .root.Values.tls.reload.intervalSeconds }}; do now=$(readlink {{ $link }}) || continue; [ "$now" = "$seen" ] && continue; if {{ .reload }}; then echo "tls: reloaded the certificate ($now)" >&2; seen=$now; fi; done) 
+{{- end -}}
+
+{{/*
+xmpp.erlangEnv: what an ejabberd node (the server, or ejabberdctl beside it) needs to be itself: its
+name, the shared cookie, the distribution port, a writable HOME.
+Usage: {{ include "xmpp.erlangEnv" (dict "root" . "home" $home "nodeDomain" $nodeDomain) }}
+*/}}
+{{- define "xmpp.erlangEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+# The root filesystem is read-only: HOME is a scratch volume (the Erlang cookie is written there
+# afresh at each start, owner-only), and `@HOME@/upload` is the data volume's upload folder.
+- name: HOME
+  value: {{ .home }}/run
+- name: ERLANG_NODE_ARG
+  value: "ejabberd@$(POD_NAME).{{ .nodeDomain }}"
+- name: ERLANG_COOKIE
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "xmpp.cookieSecret" .root }}
+      key: {{ .root.Values.cluster.cookieKey }}
+- name: ERL_DIST_PORT
+  value: {{ .root.Values.cluster.distPort | quote }}
+{{- end -}}
