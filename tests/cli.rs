@@ -160,6 +160,20 @@ fn fmt_is_canonical_idempotent_and_keeps_comments() {
     );
     let o = run(bin().arg("fmt").arg("--check").arg(&f));
     assert!(o.status.success(), "formatted output is stable: {}", text(&o.stderr));
+    // A comment on the line after a statement that ends without a block stays on its own line (it
+    // was pulled up as a trailing comment, and `fmt` was not idempotent), whatever the line breaks.
+    for (messy, tidy) in [
+        ("listen client 5222;\n# own line\n", "listen client 5222\n# own line\n"),
+        (
+            "listen client 5222\r# own line\rdomain \"a.b\" { }\r",
+            "listen client 5222\n# own line\ndomain \"a.b\" { }\n",
+        ),
+    ] {
+        let g = write(&tmp.0, "comments.xmpp", messy);
+        assert!(run(bin().arg("fmt").arg(&g)).status.success());
+        assert_eq!(fs::read_to_string(&g).unwrap(), tidy);
+        assert!(run(bin().arg("fmt").arg("--check").arg(&g)).status.success());
+    }
     // Every example is formatted, and formatting never changes what a file compiles to.
     for entry in fs::read_dir(root().join("examples")).unwrap() {
         let p = entry.unwrap().path();

@@ -50,13 +50,15 @@ impl Formatter<'_> {
         let gap = &self.text[from..to];
         let mut newlines = 0;
         let mut rest = gap;
-        while let Some(i) = rest.find(['#', '\n']) {
-            if rest.as_bytes()[i] == b'\n' {
+        while let Some(i) = rest.find(['#', '\n', '\r']) {
+            if rest.as_bytes()[i] != b'#' {
+                // `\n`, `\r\n` or a lone `\r`: one line break each, as the grammar counts them.
                 newlines += 1;
-                rest = &rest[i + 1..];
+                let crlf = rest[i..].starts_with("\r\n");
+                rest = &rest[i + if crlf { 2 } else { 1 }..];
                 continue;
             }
-            let end = rest[i..].find('\n').map_or(rest.len(), |e| i + e);
+            let end = rest[i..].find(['\n', '\r']).map_or(rest.len(), |e| i + e);
             let comment = rest[i..end].trim_end();
             if newlines == 0 && !first && !self.out.is_empty() {
                 if self.out.ends_with('\n') {

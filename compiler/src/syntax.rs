@@ -151,7 +151,21 @@ fn node(p: Pair<Rule>) -> Node {
     if !verbatim {
         collect_items(p, &mut children);
     }
-    Node { start: span.start(), end: span.end(), children, verbatim }
+    Node { start: span.start(), end: span.start() + without_trailing_trivia(span.as_str()).len(), children, verbatim }
+}
+
+/// A statement's text without the blanks and whole-line comments pest leaves at its end when an
+/// optional last part (`listen client 5222` without `on` or a block) was tried and not found: those
+/// belong to the gap after it, where `fmt` keeps them on their own lines.
+fn without_trailing_trivia(text: &str) -> &str {
+    let mut text = text.trim_end();
+    loop {
+        let line_start = text.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        if line_start == 0 || !text[line_start..].trim_start().starts_with('#') {
+            return text;
+        }
+        text = text[..line_start].trim_end();
+    }
 }
 
 /// The items of a block (domain items, listener items, settings), looking through `settings`.
