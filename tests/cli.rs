@@ -160,13 +160,18 @@ fn fmt_is_canonical_idempotent_and_keeps_comments() {
     );
     let o = run(bin().arg("fmt").arg("--check").arg(&f));
     assert!(o.status.success(), "formatted output is stable: {}", text(&o.stderr));
-    // A comment on the line after a statement that ends without a block stays on its own line (it
-    // was pulled up as a trailing comment, and `fmt` was not idempotent), whatever the line breaks.
+    // Comments found out of place by the fuzzer: one on the line after a statement that ends without a
+    // block stays on its own line, whatever the line breaks; `fmt` is idempotent on both.
     for (messy, tidy) in [
         ("listen client 5222;\n# own line\n", "listen client 5222\n# own line\n"),
         (
             "listen client 5222\r# own line\rdomain \"a.b\" { }\r",
             "listen client 5222\n# own line\ndomain \"a.b\" { }\n",
+        ),
+        // A comment between a block's head and its `{` goes first into the block, not before the brace.
+        (
+            "domain \"a.b\" # m\n{ archive { default roster } }\n",
+            "domain \"a.b\" {\n  # m\n  archive { default roster }\n}\n",
         ),
     ] {
         let g = write(&tmp.0, "comments.xmpp", messy);

@@ -110,10 +110,11 @@ impl Formatter<'_> {
             return;
         };
         let (open, close) = (n.start + open, n.start + text.rfind('}').unwrap_or(text.len() - 1));
-        let head = words(&self.text[n.start..open]);
+        let (head, comments) = words_and_comments(&self.text[n.start..open]);
         let inner = &self.text[open + 1..close];
         if n.children.is_empty() && !inner.contains('#') {
-            self.out.push_str(&format!("{head} {{ }}\n"));
+            self.out.push_str(&with_comments(format!("{head} {{ }}"), &comments));
+            self.out.push('\n');
             return;
         }
         let inline = !inner.contains('\n') && !inner.contains('#') && n.children.iter().all(|c| c.children.is_empty());
@@ -121,16 +122,26 @@ impl Formatter<'_> {
             let items: Vec<String> = n.children.iter().map(|c| words(&self.text[c.start..c.end])).collect();
             let one = format!("{head} {{ {} }}", items.join("; "));
             if one.len() + 2 * depth <= WIDTH {
-                self.out.push_str(&one);
+                self.out.push_str(&with_comments(one, &comments));
                 self.out.push('\n');
                 return;
             }
         }
         self.out.push_str(&format!("{head} {{\n"));
+        for c in &comments {
+            self.indent(depth + 1);
+            self.out.push_str(c);
+            self.out.push('\n');
+        }
         self.block(&n.children, depth + 1, open + 1, close);
         self.indent(depth);
         self.out.push_str("}\n");
     }
+}
+
+/// A line and the comments that end it.
+fn with_comments(line: String, comments: &[String]) -> String {
+    comments.iter().fold(line, |line, c| format!("{line}  {c}"))
 }
 
 /// The offset of the first `{` outside strings and comments.
@@ -142,7 +153,7 @@ fn brace(text: &str) -> Option<usize> {
             '"' => skip_string(&mut chars),
             '#' => {
                 for (_, c) in chars.by_ref() {
-                    if c == '\n' {
+                    if c == '\n' || c == '\r' {
                         break;
                     }
                 }
@@ -168,6 +179,13 @@ fn skip_string(chars: &mut std::str::CharIndices) {
 /// The words of a statement head, single-spaced: `, ` in lists, `env("X")` glued. Comments inside a
 /// statement (rare) move to its end.
 fn words(text: &str) -> String {
+    let (words, comments) = words_and_comments(text);
+    with_comments(words, &comments)
+}
+
+/// The words of a statement head, and its comments, which a block's head cannot end with (its `{`
+/// would be commented out): they go after the block when it stays on one line, else first inside it.
+fn words_and_comments(text: &str) -> (String, Vec<String>) {
     let mut tokens: Vec<String> = Vec::new();
     let mut comments = Vec::new();
     let mut chars = text.char_indices().peekable();
@@ -175,7 +193,7 @@ fn words(text: &str) -> String {
         match c {
             c if c.is_whitespace() || c == ';' => {}
             '#' => {
-                let end = text[i..].find('\n').map_or(text.len(), |e| i + e);
+                let end = text[i..].find(['\n', '\r']).map_or(text.len(), |e| i + e);
                 comments.push(text[i..end].trim_end().to_string());
                 while chars.peek().is_some_and(|(j, _)| *j < end) {
                     chars.next();
@@ -222,11 +240,7 @@ fn words(text: &str) -> String {
         }
         out.push_str(t);
     }
-    for c in comments {
-        out.push_str("  ");
-        out.push_str(&c);
-    }
-    out
+    (out, comments)
 }
 
 #[cfg(test)]
