@@ -9,6 +9,13 @@ pub fn breaks_a_line(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
+/// Whether `c` is an invisible formatting character that hides or reorders text: a zero-width
+/// character, a direction mark, embedding, override or isolate, a word joiner, a byte-order mark.
+/// Refused in names; shown as `\u{fffd}` wherever source text reaches a terminal.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+}
+
 /// A byte range in one source file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Span {

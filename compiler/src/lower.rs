@@ -691,13 +691,11 @@ fn admin_jid(jid: &Spanned<String>, domain: &str, sink: &mut Sink) -> Option<Str
         Some((l, h)) => (l, h),
         None => (jid.value.as_str(), domain),
     };
-    let local_ok =
-        !local.is_empty() && local.len() <= 1023 && !local.chars().any(|c| {
+    let local_ok = !local.is_empty()
+        && local.len() <= 1023
+        && !local.chars().any(|c| {
             // RFC 7622 (PRECIS IdentifierClass): no blanks, controls or invisible formatting characters.
-            c.is_whitespace()
-                || c.is_control()
-                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
-                || "\"&'/:<>@".contains(c)
+            c.is_whitespace() || c.is_control() || ast::is_invisible(c) || "\"&'/:<>@".contains(c)
         });
     if !local_ok || !is_domain_name(host) {
         sink.error(Code::BadJid, jid.span, format!("`{}` is not a user name or JID", jid.value))

@@ -28,10 +28,11 @@ pub fn read_source(path: &Path) -> Result<(String, String)> {
         return Err(cannot(&format_args!("larger than {} MiB; split it with `include`", MAX_SOURCE_BYTES >> 20)));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let col = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+        // The valid part is text; its lines are counted as the compiler counts them.
+        let good = String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]).into_owned();
+        let starts = xmpp_compiler::diagnostic::line_breaks(&good);
+        let (line, line_start) = starts.fold((1, 0), |(n, _), start| (n + 1, start));
+        let col = good[line_start..].chars().count() + 1;
         cannot(&format_args!("not UTF-8 at line {line}, column {col}; save it as UTF-8"))
     })?;
     Ok((path.display().to_string(), text))

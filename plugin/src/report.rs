@@ -77,12 +77,8 @@ fn visible(text: &str, start: usize, end: usize) -> (String, usize, usize) {
             '\r' => out.push('\n'),
             c if c < ' ' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
             '\u{7f}' => out.push('\u{2421}'),
-            '\u{80}'..='\u{9f}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{61c}' => out.push('\u{fffd}'),
+            '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
+            c if xmpp_compiler::ast::is_invisible(c) => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
