@@ -235,9 +235,39 @@ fn optional_parts_come_and_go_with_their_values() {
     let volumes = ephemeral["spec"]["template"]["spec"]["volumes"].as_sequence().unwrap();
     assert!(volumes.iter().any(|v| v["name"] == "data" && v["emptyDir"].is_mapping()));
 
-    // The HPA owns the replica count; clustering appears with a second node.
-    let scaled = sts(&render("helm4", dsl, &["--set", "autoscaling.enabled=true"]));
-    assert!(scaled["spec"]["replicas"].is_null());
+    // The HPA owns the replica count: the chart renders the live one, or minReplicas without one (never
+    // nothing, which Kubernetes reads as 1); clustering appears with a second node.
+    let scaled = sts(&render("helm4", dsl, &["--set", "autoscaling.enabled=true,autoscaling.minReplicas=3"]));
+    assert_eq!(scaled["spec"]["replicas"], 3);
+
+    // Every ejabberd pod drains in its preStop; only a clustered one reads its StatefulSet's scale, with
+    // a token mounted in the server's container alone and a Role for that one object.
+    let drains = |s: &Value| {
+        s["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][2]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let clustered = render("helm4", dsl, &["--set", "replicaCount=3", "--set", "tls.existingSecret=tls"]);
+    assert!(drains(&sts(&defaults)).contains("stop_listeners"));
+    assert!(!drains(&sts(&defaults)).contains("/scale"));
+    assert!(drains(&sts(&clustered)).contains("statefulsets/release-name-xmpp/scale"), "{}", drains(&sts(&clustered)));
+    let mounts = |s: &Value, c: usize| -> Vec<String> {
+        s["spec"]["template"]["spec"]["containers"][c]["volumeMounts"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(mounts(&sts(&clustered), 0).contains(&"kube-api".to_string()));
+    assert!(!mounts(&sts(&clustered), 1).contains(&"kube-api".to_string()), "the sidecar has no token");
+    assert!(!mounts(&sts(&defaults), 0).contains(&"kube-api".to_string()));
+    assert!(find(&defaults, "Role", "").is_none());
+    let role = find(&clustered, "Role", "-xmpp").unwrap();
+    assert_eq!(role["rules"][0]["resources"][0], "statefulsets/scale");
+    assert_eq!(role["rules"][0]["resourceNames"][0], "release-name-xmpp");
+    assert_eq!(role["rules"][0]["verbs"].as_sequence().unwrap().len(), 1);
     let env_names = |s: &Value| -> Vec<String> {
         s["spec"]["template"]["spec"]["containers"][0]["env"]
             .as_sequence()
@@ -279,6 +309,7 @@ fn inconsistent_values_are_refused_with_a_reason() {
         ("examples/site.xmpp", &["service.type=Headless"], "service/type"),
         ("tests/chart/dsl/ejabberd-only.xmpp", &["server=prosody"], "the DSL targets only ejabberd"),
         ("examples/production.xmpp", &["image.ejabberd.tag=24.10"], "is older than the DSL's targets"),
+        ("examples/site.xmpp", &["terminationGracePeriodSeconds=10"], "too short for the drain"),
     ];
     for (dsl, sets, says) in cases {
         let mut args = vec!["render", "charts/xmpp", "-f", dsl, "--set", "secrets.existingSecret=s"];

@@ -230,3 +230,84 @@ Usage: {{ include "xmpp.erlangEnv" (dict "root" . "home" $home "nodeDomain" $nod
 - name: ERL_DIST_PORT
   value: {{ .root.Values.cluster.distPort | quote }}
 {{- end -}}
+
+{{/*
+xmpp.clustered: "true" when the ejabberd pods form a cluster of more than one node (several replicas,
+or an HPA), else empty.
+Usage: {{ if include "xmpp.clustered" . }}
+*/}}
+{{- define "xmpp.clustered" -}}
+{{- if and (eq (include "xmpp.server" .) "ejabberd") (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+xmpp.ejabberdStop: the preStop script of an ejabberd pod, in the server's container, while the node
+still runs. First it waits `drain.delaySeconds`, so that the Services and their proxies stop sending
+new connections (the pod left the endpoints when it began terminating). Then, through an Erlang node
+of its own (the image's `erl`, the node's cookie and distribution port), it stops the listeners and
+closes every session on this node with a `reset` stream error (clients reconnect at once, to another
+pod): each session routes the messages its client had not acknowledged again, to the user's new
+session or offline storage (the DSL's stream management sets `resend_on_timeout: true`), and so does it
+with stanzas still routed to it. It waits until the node holds no session, up
+to `drain.timeoutSeconds`. On a clustered node, when the StatefulSet has been scaled below this pod
+(read from the API server: `get` on its own `statefulsets/scale`, the only right the pods have), the
+node then leaves the cluster: the others drop it from the schema, its Mnesia is deleted, and a later
+scale-out joins afresh. Pod 0, the node the others join, never leaves.
+Usage: {{ include "xmpp.ejabberdStop" . }}
+*/}}
+{{- define "xmpp.ejabberdStop" -}}
+sleep {{ int .Values.drain.delaySeconds }}
+exec erl -noshell -hidden -name "prestop@${ERLANG_NODE_ARG#*@}" \
+  -erl_epmd_port "$ERL_DIST_PORT" -start_epmd false -dist_listen false -eval '
+N = list_to_atom(os:getenv("ERLANG_NODE_ARG")),
+Say = fun(F, A) -> io:format("prestop: " ++ F ++ "~n", A) end,
+Now = fun() -> erlang:monotonic_time(millisecond) end,
+Deadline = Now() + {{ mul (int .Values.drain.timeoutSeconds) 1000 }},
+pong == net_adm:ping(N) orelse begin Say("~s is not running", [N]), halt(0) end,
+rpc:call(N, ejabberd_listener, stop_listeners, []),
+Reset = rpc:call(N, xmpp, serr_reset, []),
+Local = fun() ->
+  case rpc:call(N, ejabberd_sm, dirty_get_my_sessions_list, []) of
+    L when is_list(L) -> [element(2, element(2, S)) || S <- L];
+    _ -> []
+  end
+end,
+Kicked = Local(),
+lists:foreach(fun(P) -> rpc:call(N, ejabberd_c2s, send, [P, Reset]), rpc:call(N, ejabberd_c2s, stop_async, [P]) end, Kicked),
+Wait = fun W() ->
+  case {Local(), Now() < Deadline} of
+    {[], _} -> closed;
+    {_, true} -> timer:sleep(100), W();
+    {Left, false} -> {timeout, length(Left), left}
+  end
+end,
+Say("~b sessions: ~p", [length(Kicked), Wait()]),
+{{- if include "xmpp.clustered" . }}
+Api = "/var/run/secrets/kubernetes.io/serviceaccount/",
+Replicas = fun() ->
+  {ok, Token} = file:read_file(Api ++ "token"),
+  {ok, Ns} = file:read_file(Api ++ "namespace"),
+  {ok, _} = application:ensure_all_started(inets),
+  {ok, _} = application:ensure_all_started(ssl),
+  Url = "https://kubernetes.default.svc:" ++ os:getenv("KUBERNETES_SERVICE_PORT", "443") ++
+    "/apis/apps/v1/namespaces/" ++ binary_to_list(Ns) ++ "/statefulsets/{{ include "xmpp.fullname" . }}/scale",
+  {ok, {{ "{{" }}_, 200, _}, _, Body}} = httpc:request(get,
+    {Url, [{"authorization", "Bearer " ++ string:trim(binary_to_list(Token))}]},
+    [{timeout, 5000}, {ssl, [{verify, verify_peer}, {cacertfile, Api ++ "ca.crt"}]}], []),
+  case re:run(Body, "\"spec\":{(\"replicas\":([0-9]+))?}", [{capture, [2], list}]) of
+    {match, [""]} -> 0;
+    {match, [Count]} -> list_to_integer(Count)
+  end
+end,
+Ordinal = list_to_integer(lists:last(string:split(os:getenv("POD_NAME"), "-", trailing))),
+case Ordinal > 0 andalso (catch Replicas()) of
+  false -> ok;
+  Wanted when is_integer(Wanted), Wanted > Ordinal -> ok;
+  Wanted when is_integer(Wanted) ->
+    Say("the StatefulSet has ~b replicas: ~s leaves the cluster: ~p",
+      [Wanted, N, rpc:call(N, ejabberd_cluster, leave, [N], 30000)]);
+  Error -> Say("the replica count is unknown, ~s stays in the cluster: ~p", [N, Error])
+end,
+{{- end }}
+halt(0).'
+{{- end -}}

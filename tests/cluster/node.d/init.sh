@@ -90,7 +90,7 @@ cmd_inner() {
   wait_for etcd 30 curl -fsS "http://127.0.0.1:$EPORT/health"
   say "etcd ready"
   spawn kube-apiserver "$BIN/kube-apiserver" \
-    --bind-address=127.0.0.1 --secure-port="$APORT" --advertise-address="$NODE_IP" \
+    --bind-address=0.0.0.0 --secure-port="$APORT" --advertise-address="$NODE_IP" \
     --etcd-servers="http://127.0.0.1:$EPORT" \
     --tls-cert-file="$RUN/pki/apiserver.crt" --tls-private-key-file="$RUN/pki/apiserver.key" \
     --client-ca-file="$RUN/pki/ca.crt" \
@@ -101,7 +101,7 @@ cmd_inner() {
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$RUN/pki/sa.pub" --service-account-signing-key-file="$RUN/pki/sa.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" \
-    --endpoint-reconciler-type=none --profiling=false
+    --endpoint-reconciler-type=lease --profiling=false
   wait_for kube-apiserver 120 curl -fsS --cacert "$RUN/pki/ca.crt" --cert "$RUN/pki/admin.crt" \
     --key "$RUN/pki/admin.key" "https://127.0.0.1:$APORT/readyz"
   say "kube-apiserver ready"

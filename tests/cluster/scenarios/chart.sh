@@ -348,15 +348,76 @@ k delete pvc -l app.kubernetes.io/instance=gx --wait=false >/dev/null 2>&1 || tr
 k delete pvc data-gx-xmpp-0 --ignore-not-found --wait=false >/dev/null
 pass
 
-# ------------------------------------------------------------------ 15. uninstall leaves only the claims
-begin 15-uninstall-keeps-claims
+# ------------------------------------------------------------------ 15. rollouts and scaling lose no acknowledged message
+# alice sends bob a numbered message every 100 ms (stream management, an ack asked for each), alice
+# first on pod 0 and bob on pod 2, both reconnecting through the Service whenever their stream ends,
+# while (a) a config change rolls 3 pods, (b) a scale-in to 2, (c) a scale-out to 3, (d) the HPA
+# scales in to 2. Each time every message the server acknowledged reaches bob, live or from offline
+# storage; a removed node leaves the cluster, a new one joins it before it is Ready.
+begin 15-rollout-and-scaling-keep-messages
+xe_upgrade() { # DSL, then --set flags
+  local dsl=$1; shift
+  helm xmpp upgrade "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$dsl" -f "$FIX/values.yaml" "$@" --wait --timeout 5m \
+    >/dev/null 2>"$WORK/xe-upgrade.err" || { cat "$WORK/xe-upgrade.err" >&2; fail "helm xmpp upgrade $*"; }
+}
+members() { # POD: the cluster's node names as that pod sees them, sorted, on one line
+  ctl "$1" list_cluster | tr -d "'" | sed 's/^ejabberd@//; s/[.].*//' | sort | tr '\n' ' '
+}
+in_cluster() { local pod want=$1; shift; for pod in "$@"; do [ "$(members "$pod")" = "$want" ] || return 1; done; }
+# traffic WHAT CMD...: the clients above while CMD runs; fails unless every acknowledged message arrived
+traffic() {
+  local what=$1 out=$WORK/traffic.$RANDOM svc p0 p2 tp; shift
+  svc=$(k get svc $STS -o jsonpath='{.spec.clusterIP}')
+  # bob on the last pod (it may be the one removed)
+  p0=$(k get pod $STS-0 -o jsonpath='{.status.podIP}')
+  p2=$(k get pod $STS-2 -o jsonpath='{.status.podIP}' 2>/dev/null || k get pod $STS-1 -o jsonpath='{.status.podIP}')
+  rm -f "$WORK/stop-traffic"
+  "$PY" "$ROOT/tests/clients/traffic.py" --domain "$DOMAIN" --password "$PASSWORD" --sender "$p0:5222" \
+    --recipient "$p2:5222" --service "$svc:5222" --stop "$WORK/stop-traffic" >"$out" 2>&1 &
+  tp=$!; PIDS+=("$tp")
+  sleep 3
+  local t0; t0=$(date +%s%N)
+  "$@" || { touch "$WORK/stop-traffic"; fail "$what"; }
+  echo "$what: done in $(( ($(date +%s%N) - t0) / 1000000 ))ms" >&2
+  sleep 3
+  touch "$WORK/stop-traffic"
+  wait "$tp" || true
+  echo "$what: $(cat "$out")" >&2
+  grep -q '"ok": true' "$out" || fail "$what: an acknowledged message did not reach the recipient: $(cat "$out")"
+}
+xe_upgrade "$FIX/site.xmpp" --set replicaCount=3
+three="$STS-0 $STS-1 $STS-2 "
+in_cluster "$three" $STS-0 $STS-1 $STS-2 || fail "scaled out to 3: $(members $STS-2)"
+ctl $STS-2 check_account alice $DOMAIN || fail "the new node does not know the accounts"
+before_rev=$(sts_revision $STS)
+traffic "rollout of 3 pods" xe_upgrade "$FIX/site-upgraded.xmpp" --set replicaCount=3
+[ "$(sts_revision $STS)" != "$before_rev" ] || fail "the config change did not roll the pods"
+in_cluster "$three" $STS-0 $STS-1 $STS-2 || fail "after the rollout: $(members $STS-0)"
+scaled_in() { ! k get pod $STS-2 >/dev/null 2>&1 && in_cluster "$STS-0 $STS-1 " $STS-0 $STS-1; }
+scale_in() { xe_upgrade "$FIX/site-upgraded.xmpp" --set replicaCount=2 && until_ok 60 scaled_in; }
+traffic "scale-in 3 -> 2" scale_in
+[ "$(k get pvc data-$STS-2 -o jsonpath='{.status.phase}')" = Bound ] || fail "the removed pod's claim is gone"
+scale_out() { xe_upgrade "$FIX/site-upgraded.xmpp" --set replicaCount=3 && in_cluster "$three" $STS-0 $STS-1 $STS-2; }
+traffic "scale-out 2 -> 3" scale_out
+ctl $STS-2 check_account bob $DOMAIN || fail "the rejoined node does not know the accounts"
+hpa_in() {
+  xe_upgrade "$FIX/site-upgraded.xmpp" --set autoscaling.enabled=true,autoscaling.minReplicas=2,autoscaling.maxReplicas=2 &&
+    until_ok 90 scaled_in
+}
+traffic "HPA scale-in 3 -> 2" hpa_in
+xe_upgrade "$FIX/site.xmpp" --set replicaCount=2
+in_cluster "$STS-0 $STS-1 " $STS-0 $STS-1 || fail "back to two: $(members $STS-0)"
+pass
+
+# ------------------------------------------------------------------ 16. uninstall leaves only the claims
+begin 16-uninstall-keeps-claims
 for rel in "$REL" xp foreign; do helm uninstall "$rel" -n "$NS" --wait >/dev/null; done
 k wait --for=delete pod --all --timeout=120s >/dev/null 2>&1 || true
 left=$(k get all,configmap,secret,serviceaccount,pdb,ingress,networkpolicy,hpa -o name 2>/dev/null |
   grep -v -e '^configmap/kube-root-ca.crt$' -e '^serviceaccount/default$' -e '^secret/xmpp-secrets$' -e '^secret/xmpp-tls$' || true)
 [ -z "$left" ] || fail "left behind: $left"
 pvcs=$(k get pvc -o name | sort | tr '\n' ' ')
-[ "$pvcs" = "persistentvolumeclaim/data-xe-xmpp-0 persistentvolumeclaim/data-xe-xmpp-1 persistentvolumeclaim/data-xp-xmpp-0 " ] ||
+[ "$pvcs" = "persistentvolumeclaim/data-xe-xmpp-0 persistentvolumeclaim/data-xe-xmpp-1 persistentvolumeclaim/data-xe-xmpp-2 persistentvolumeclaim/data-xp-xmpp-0 " ] ||
   fail "the README says the claims stay: $pvcs"
 kubectl delete namespace "$NS" --wait=false >/dev/null
 pass
