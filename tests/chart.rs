@@ -53,6 +53,7 @@ fn pod_specs(docs: &[Value]) -> Vec<(String, &Value)> {
             match d["kind"].as_str()? {
                 "Pod" => Some((name, &d["spec"])),
                 "StatefulSet" | "Deployment" => Some((name, &d["spec"]["template"]["spec"])),
+                "CronJob" => Some((name, &d["spec"]["jobTemplate"]["spec"]["template"]["spec"])),
                 _ => None,
             }
         })
@@ -149,8 +150,22 @@ fn every_example_reaches_the_configmap_byte_for_byte() {
 #[test]
 #[ignore = "needs tests/setup: real Helm 3 and 4, kubernetes-validate"]
 fn every_pod_is_restricted() {
-    let everything =
-        ["--set", "postgresql.enabled=true", "--set", "coturn.enabled=true", "--set", "tests.enabled=true"];
+    let everything = [
+        "--set",
+        "postgresql.enabled=true",
+        "--set",
+        "coturn.enabled=true",
+        "--set",
+        "tests.enabled=true",
+        "--set",
+        "backup.enabled=true",
+        "--set",
+        "backup.volume.persistentVolumeClaim.claimName=backups",
+        "--set",
+        "restore.from=team/xmpp-xmpp/20261202T010203Z",
+        "--set",
+        "restore.volume.persistentVolumeClaim.claimName=backups",
+    ];
     // tests/chart/old-ejabberd.xmpp: ejabberd < 24.12 gets the init container that writes the macros file.
     let cases = [
         ("ejabberd", "examples/production.xmpp"),
@@ -165,7 +180,7 @@ fn every_pod_is_restricted() {
         args.push(&server_arg);
         let docs = render("helm4", dsl, &args);
         let pods = pod_specs(&docs);
-        assert!(pods.len() >= 4, "{server}: {:?}", kinds(&docs));
+        assert!(pods.len() >= 5, "{server}: {:?}", kinds(&docs));
         for (name, spec) in pods {
             let pod = &spec["securityContext"];
             assert_eq!(pod["runAsNonRoot"], true, "{name}");
@@ -310,6 +325,14 @@ fn inconsistent_values_are_refused_with_a_reason() {
         ("tests/chart/dsl/ejabberd-only.xmpp", &["server=prosody"], "the DSL targets only ejabberd"),
         ("examples/production.xmpp", &["image.ejabberd.tag=24.10"], "is older than the DSL's targets"),
         ("examples/site.xmpp", &["terminationGracePeriodSeconds=10"], "too short for the drain"),
+        ("examples/site.xmpp", &["backup.enabled=true"], "needs backup.volume"),
+        (
+            "examples/site.xmpp",
+            &["backup.enabled=true", "backup.volume.emptyDir.medium=", "persistence.enabled=false"],
+            "needs persistence.enabled",
+        ),
+        ("examples/site.xmpp", &["restore.from=team/xmpp-xmpp/20261202T010203Z"], "needs restore.volume"),
+        ("examples/site.xmpp", &["restore.from=../../etc"], "restore/from"),
     ];
     for (dsl, sets, says) in cases {
         let mut args = vec!["render", "charts/xmpp", "-f", dsl, "--set", "secrets.existingSecret=s"];

@@ -204,8 +204,9 @@ server=$$$$; (seen=$(readlink {{ $link }}); while sleep {{ int .root.Values.tls.
 
 {{/*
 xmpp.erlangEnv: what an ejabberd node (the server, or ejabberdctl beside it) needs to be itself: its
-name, the shared cookie, the distribution port, a writable HOME.
-Usage: {{ include "xmpp.erlangEnv" (dict "root" . "home" $home "nodeDomain" $nodeDomain) }}
+name, the shared cookie, the distribution port, a writable HOME. With "pod", the node of that pod (for
+ejabberdctl in another pod, as the backup's).
+Usage: {{ include "xmpp.erlangEnv" (dict "root" . "home" $home "nodeDomain" $nodeDomain ["pod" NAME]) }}
 */}}
 {{- define "xmpp.erlangEnv" -}}
 - name: POD_NAME
@@ -221,7 +222,7 @@ Usage: {{ include "xmpp.erlangEnv" (dict "root" . "home" $home "nodeDomain" $nod
 - name: HOME
   value: {{ .home }}/run
 - name: ERLANG_NODE_ARG
-  value: "ejabberd@$(POD_NAME).{{ .nodeDomain }}"
+  value: "ejabberd@{{ .pod | default "$(POD_NAME)" }}.{{ .nodeDomain }}"
 - name: ERLANG_COOKIE
   valueFrom:
     secretKeyRef:
@@ -310,4 +311,64 @@ case Ordinal > 0 andalso (catch Replicas()) of
 end,
 {{- end }}
 halt(0).'
+{{- end -}}
+
+{{/*
+xmpp.backupDir: where one release's backups go inside the backup volume (several releases may share it).
+Usage: {{ include "xmpp.backupDir" . }}
+*/}}
+{{- define "xmpp.backupDir" -}}
+/backup/{{ .Release.Namespace }}/{{ include "xmpp.fullname" . }}
+{{- end -}}
+
+{{/*
+xmpp.restore: the restore init container's script (dict "root" "data" "from"). ejabberd: the Mnesia
+backup names the old release's nodes (`ejabberd@<pod>.<headless>.<namespace>…`), so every node in its
+schema becomes this one (what `ejabberdctl mnesia_change_nodename` does for one name), and the result
+is installed as Mnesia's fallback, which the server loads whole when it starts: every table, archives
+included (`ejabberdctl restore` skips the tables of modules it does not list, MAM's among them).
+Prosody: the data folder's files.
+Usage: {{ include "xmpp.restore" (dict "root" . "data" $data "from" .Values.restore.from) }}
+*/}}
+{{- define "xmpp.restore" -}}
+{{- $ejabberd := eq (include "xmpp.server" .root) "ejabberd" -}}
+from=/restore/{{ .from }}; data={{ .data }}; mark=$data/.restored-{{ .from | replace "/" "_" }}
+{{- if $ejabberd }}
+case "$POD_NAME" in *-0) ;; *) echo "restore: only pod 0 restores; this one joins it"; exit 0;; esac
+{{- end }}
+if [ -e "$mark" ]; then echo "restore: $from was restored before"; exit 0; fi
+{{- if $ejabberd }}
+if [ -e "$data/schema.DAT" ]; then
+  echo "restore: refused: $data holds a database already; restore into a new release, or delete its claim" >&2; exit 1
+fi
+[ -f "$from/mnesia.backup" ] || { echo "restore: no $from/mnesia.backup in restore.volume" >&2; exit 1; }
+# Mnesia installs a fallback only on the node its schema names: this node, not listening.
+erl -noshell -name "$ERLANG_NODE_ARG" -setcookie restore -erl_epmd_port "$ERL_DIST_PORT" -start_epmd false \
+  -dist_listen false -eval '
+[In, Out, Dir, Name] = init:get_plain_arguments(),
+Node = list_to_atom(Name),
+Copies = [ram_copies, disc_copies, disc_only_copies],
+Move = fun(Key, Nodes) -> case lists:member(Key, Copies) andalso Nodes =/= [] of true -> [Node]; false -> Nodes end end,
+Rename = fun
+  ({schema, db_nodes, _}, Acc) -> {[{schema, db_nodes, [Node]}], Acc};
+  ({schema, Tab, Defs}, Acc) when is_list(Defs) -> {[{schema, Tab, [{K, Move(K, V)} || {K, V} <- Defs]}], Acc};
+  (Other, Acc) -> {[Other], Acc}
+end,
+{ok, renamed} = mnesia:traverse_backup(In, mnesia_backup, Out, mnesia_backup, Rename, renamed),
+ok = mnesia:install_fallback(Out, [{scope, local}, {mnesia_dir, Dir}]),
+halt(0).' -extra "$from/mnesia.backup" "$data/.restore.backup" "$data" "$ERLANG_NODE_ARG"
+rm -f "$data/.restore.backup"
+if [ -f "$from/upload.tar" ]; then tar -C "$data" -xf "$from/upload.tar"; fi
+{{- else }}
+# (a restore that failed half-way left its own files: it starts again over them)
+if [ ! -e "$mark.started" ] && [ -n "$(ls -A "$data" | grep -v '^lost+found$')" ]; then
+  echo "restore: refused: $data holds data already; restore into a new release, or delete its claim" >&2; exit 1
+fi
+[ -f "$from/prosody.tar" ] || { echo "restore: no $from/prosody.tar in restore.volume" >&2; exit 1; }
+touch "$mark.started"
+tar -C "$data" -xf "$from/prosody.tar"
+rm -f "$mark.started"
+{{- end }}
+touch "$mark"
+echo "restore: $from restored"
 {{- end -}}

@@ -3,7 +3,8 @@
 
 # A tiny external provisioner: a PersistentVolumeClaim of class `standard` gets a `local` PersistentVolume
 # (a fresh directory under $RUN/volumes, on this node), pre-bound to it; a Released one is deleted with its
-# directory. Event-driven: kubectl watches.
+# directory, unless its reclaim policy was set to Retain (it then waits for a new claim to bind it).
+# Event-driven: kubectl watches.
 PROVISIONER=helm-xmpp.test/local-dir
 cmd_provisioner() {
   set +e    # a failed call must not end a watch loop: the next event (or the re-list) retries
@@ -38,7 +39,7 @@ EOF
   }
   # one line per object (a watch prints objects, not lists); "|" separated: empty fields stay in place
   local pvc_fmt='{.metadata.namespace}|{.metadata.name}|{.metadata.uid}|{.status.phase}|{.spec.storageClassName}|{.spec.resources.requests.storage}|{.spec.accessModes[0]}|{.spec.volumeName}{"\n"}'
-  local pv_fmt='{.metadata.name}|{.status.phase}|{.metadata.annotations.pv\.kubernetes\.io/provisioned-by}{"\n"}'
+  local pv_fmt='{.metadata.name}|{.status.phase}|{.metadata.annotations.pv\.kubernetes\.io/provisioned-by}|{.spec.persistentVolumeReclaimPolicy}{"\n"}'
   (
     while :; do
       "${k[@]}" get pvc -A --watch -o "jsonpath=${pvc_fmt}" | while IFS='|' read -r ns name uid phase class size mode vol; do
@@ -48,8 +49,8 @@ EOF
     done
   ) &
   while :; do
-    "${k[@]}" get pv --watch -o "jsonpath=${pv_fmt}" | while IFS='|' read -r pv phase by; do
-        if [ "$phase" = Released ] && [ "$by" = "$PROVISIONER" ]; then release "$pv"; fi
+    "${k[@]}" get pv --watch -o "jsonpath=${pv_fmt}" | while IFS='|' read -r pv phase by policy; do
+        if [ "$phase" = Released ] && [ "$by" = "$PROVISIONER" ] && [ "$policy" = Delete ]; then release "$pv"; fi
     done
     sleep 1
   done

@@ -409,8 +409,102 @@ xe_upgrade "$FIX/site.xmpp" --set replicaCount=2
 in_cluster "$STS-0 $STS-1 " $STS-0 $STS-1 || fail "back to two: $(members $STS-0)"
 pass
 
-# ------------------------------------------------------------------ 16. uninstall leaves only the claims
-begin 16-uninstall-keeps-claims
+# ------------------------------------------------------------------ 16. backup, lose everything, restore elsewhere
+# Accounts, a roster entry, an archived message, a persistent room and an uploaded file, on ejabberd
+# (Mnesia) and on Prosody (internal storage); the chart's backup CronJob run once; both releases
+# uninstalled and their claims deleted; the backups' volume kept (reclaim policy Retain) and bound
+# in another namespace, where releases of other names restore from it; the client finds everything.
+begin 16-backup-and-restore
+k apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: xmpp-backups}
+spec: {accessModes: [ReadWriteOnce], storageClassName: standard, resources: {requests: {storage: 64Mi}}}
+EOF
+userdata() { # MODE RELEASE STATE
+  local out xmpp
+  forward "svc/$2-xmpp" 5222; xmpp=$FWD
+  forward "svc/$2-xmpp" 5280
+  out=$("$PY" "$ROOT/tests/clients/userdata.py" "$1" --port "$xmpp" --http "$FWD" --domain "$DOMAIN" \
+    --password "$PASSWORD" --muc "conference.$DOMAIN" --upload "upload.$DOMAIN" --state "$WORK/userdata-$3")
+  echo "$2: userdata $1: $out" >&2
+  grep -q '"ok": true' <<<"$out"
+}
+backups=(--set backup.enabled=true --set backup.volume.persistentVolumeClaim.claimName=xmpp-backups --set backup.keep=1)
+backup_now() { # RELEASE RUN: the CronJob's job, run now; its log in $log
+  local start; start=$(date +%s%N)
+  k create job "$1-backup-$2" --from="cronjob/$1-xmpp-backup" >/dev/null
+  k wait --for=condition=Complete "job/$1-backup-$2" --timeout=120s >/dev/null ||
+    { k logs "job/$1-backup-$2" >&2 || true; fail "$1: the backup job did not complete"; }
+  log=$(k logs "job/$1-backup-$2")
+  echo "$1: backup in $(( ($(date +%s%N) - start) / 1000000 ))ms: $log" >&2
+}
+declare -A made
+for rel in xb:ejabberd xq:prosody; do
+  name=${rel%%:*} server=${rel#*:}
+  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site-upgraded.xmpp" -f "$FIX/values.yaml" \
+    --set server="$server" "${backups[@]}" --wait --timeout 5m >/dev/null 2>"$WORK/$name.err" ||
+    { cat "$WORK/$name.err" >&2; fail "install $name"; }
+  for user in alice bob; do
+    if [ "$server" = ejabberd ]; then ctl "$name-xmpp-0" register $user $DOMAIN "$PASSWORD" >/dev/null
+    else k exec "$name-xmpp-0" -- prosodyctl register $user $DOMAIN "$PASSWORD" >/dev/null; fi
+  done
+  backup_now "$name" 1
+  first=$(sed -n 's|^backup: /backup/\([^,]*\),.*|\1|p' <<<"$log" | head -1)
+  userdata write "$name" "$name" || fail "$name: writing the user data"
+  sleep 1   # another second, another folder
+  backup_now "$name" 2
+  made[$name]=$(sed -n 's|^backup: /backup/\([^,]*\),.*|\1|p' <<<"$log" | head -1)
+  [ -n "$first" ] && [ -n "${made[$name]}" ] || fail "$name: the backup job did not say where: $log"
+  grep -qx "backup: removed /backup/$first" <<<"$log" || fail "$name: keep=1 kept the older backup $first: $log"
+done
+# Everything is lost but the backups' volume.
+pv=$(k get pvc xmpp-backups -o jsonpath='{.spec.volumeName}')
+kubectl patch pv "$pv" -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}' >/dev/null
+for name in xb xq; do
+  helm uninstall "$name" -n "$NS" --wait >/dev/null
+  k delete job "$name-backup-1" "$name-backup-2" --ignore-not-found --wait=true >/dev/null
+  k delete pvc "data-$name-xmpp-0" --wait=true >/dev/null
+done
+k delete pvc xmpp-backups --wait=true >/dev/null
+kubectl patch pv "$pv" --type json -p '[{"op":"remove","path":"/spec/claimRef"}]' >/dev/null
+NS1=$NS NS=$NS-restored
+kubectl create namespace "$NS" >/dev/null
+kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted >/dev/null
+k create secret generic xmpp-secrets --from-literal=XMPP_DB_PASSWORD="$DB_SECRET" \
+  --from-literal=TURN_SECRET="$TURN_SECRET" >/dev/null
+k create secret tls xmpp-tls --cert="$WORK/tls.crt" --key="$WORK/tls.key" >/dev/null
+k apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: xmpp-backups}
+spec: {accessModes: [ReadWriteOnce], storageClassName: standard, volumeName: $pv, resources: {requests: {storage: 64Mi}}}
+EOF
+for rel in xb:yb:ejabberd xq:yq:prosody; do
+  IFS=: read -r old name server <<<"$rel"
+  start=$(date +%s%N)
+  # ejabberd: two nodes, the second joins the restored one
+  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site-upgraded.xmpp" -f "$FIX/values.yaml" \
+    --set server="$server" --set replicaCount=$([ "$server" = ejabberd ] && echo 2 || echo 1) --set restore.from="${made[$old]}" \
+    --set restore.volume.persistentVolumeClaim.claimName=xmpp-backups --wait --timeout 5m >/dev/null 2>"$WORK/$name.err" ||
+    { cat "$WORK/$name.err" >&2; k logs "$name-xmpp-0" -c restore >&2 || true; fail "install $name restoring ${made[$old]}"; }
+  echo "$name ($server): restored ${made[$old]} into $NS, install to Ready $(( ($(date +%s%N) - start) / 1000000 ))ms: $(k logs "$name-xmpp-0" -c restore)" >&2
+  userdata read "$name" "$old" || fail "$name: the restored release lacks user data"
+done
+joined yb-xmpp-1 && ctl yb-xmpp-1 check_account bob $DOMAIN || fail "yb: pod 1 did not join the restored node"
+# A restarted pod 0 is not restored twice (the mark on its claim).
+k delete pod yb-xmpp-0 --wait=true >/dev/null
+until_ok 60 k get pod yb-xmpp-0 || fail "yb: pod 0 was not replaced"
+ready yb-xmpp-0 || fail "yb: pod 0 did not come back"
+k logs yb-xmpp-0 -c restore | grep -q "restored before" || fail "yb: the restore ran again: $(k logs yb-xmpp-0 -c restore)"
+for name in yb yq; do helm uninstall "$name" -n "$NS" --wait >/dev/null; done
+kubectl delete namespace "$NS" --wait=false >/dev/null
+NS=$NS1
+kubectl delete pv "$pv" --wait=false >/dev/null
+pass
+
+# ------------------------------------------------------------------ 17. uninstall leaves only the claims
+begin 17-uninstall-keeps-claims
 for rel in "$REL" xp foreign; do helm uninstall "$rel" -n "$NS" --wait >/dev/null; done
 k wait --for=delete pod --all --timeout=120s >/dev/null 2>&1 || true
 left=$(k get all,configmap,secret,serviceaccount,pdb,ingress,networkpolicy,hpa -o name 2>/dev/null |
