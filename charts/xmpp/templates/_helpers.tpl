@@ -249,8 +249,9 @@ of its own (the image's `erl`, the node's cookie and distribution port), it stop
 closes every session on this node with a `reset` stream error (clients reconnect at once, to another
 pod): each session routes the messages its client had not acknowledged again, to the user's new
 session or offline storage (the DSL's stream management sets `resend_on_timeout: true`), and so does it
-with stanzas still routed to it. It waits until the node holds no session, up
-to `drain.timeoutSeconds`. On a clustered node, when the StatefulSet has been scaled below this pod
+with stanzas still routed to it. It waits until the sessions' processes
+have ended (a closed session still routes again, for ~100 ms, what reaches it late), up to
+`drain.timeoutSeconds`. On a clustered node, when the StatefulSet has been scaled below this pod
 (read from the API server: `get` on its own `statefulsets/scale`, the only right the pods have), the
 node then leaves the cluster: the others drop it from the schema, its Mnesia is deleted, and a later
 scale-out joins afresh. Pod 0, the node the others join, never leaves.
@@ -273,16 +274,21 @@ Local = fun() ->
     _ -> []
   end
 end,
-Kicked = Local(),
-lists:foreach(fun(P) -> rpc:call(N, ejabberd_c2s, send, [P, Reset]), rpc:call(N, ejabberd_c2s, stop_async, [P]) end, Kicked),
-Wait = fun W() ->
-  case {Local(), Now() < Deadline} of
-    {[], _} -> closed;
-    {_, true} -> timer:sleep(100), W();
-    {Left, false} -> {timeout, length(Left), left}
+Kick = fun(P) -> rpc:call(N, ejabberd_c2s, send, [P, Reset]), rpc:call(N, ejabberd_c2s, stop_async, [P]) end,
+Alive = fun(P) -> rpc:call(N, erlang, is_process_alive, [P]) =:= true end,
+%% sessions that were opening when the listeners stopped are closed as they appear; a closed session
+%% lingers ~100 ms to route again what still reaches it, so its process is waited for too
+Drain = fun D(Kicked) ->
+  New = Local() -- Kicked,
+  lists:foreach(Kick, New),
+  All = New ++ Kicked,
+  case {lists:filter(Alive, All), Now() < Deadline} of
+    {[], _} -> {closed, length(All)};
+    {_, true} -> timer:sleep(100), D(All);
+    {Left, false} -> {timeout, length(All), length(Left)}
   end
 end,
-Say("~b sessions: ~p", [length(Kicked), Wait()]),
+Say("sessions: ~p", [Drain([])]),
 {{- if include "xmpp.clustered" . }}
 Api = "/var/run/secrets/kubernetes.io/serviceaccount/",
 Replicas = fun() ->
