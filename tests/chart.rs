@@ -54,6 +54,7 @@ fn pod_specs(docs: &[Value]) -> Vec<(String, &Value)> {
                 "Pod" => Some((name, &d["spec"])),
                 "StatefulSet" | "Deployment" => Some((name, &d["spec"]["template"]["spec"])),
                 "CronJob" => Some((name, &d["spec"]["jobTemplate"]["spec"]["template"]["spec"])),
+                "Job" => Some((name, &d["spec"]["template"]["spec"])),
                 _ => None,
             }
         })
@@ -180,7 +181,7 @@ fn every_pod_is_restricted() {
         args.push(&server_arg);
         let docs = render("helm4", dsl, &args);
         let pods = pod_specs(&docs);
-        assert!(pods.len() >= 5, "{server}: {:?}", kinds(&docs));
+        assert!(pods.len() >= 6, "{server}: {:?}", kinds(&docs));
         for (name, spec) in pods {
             let pod = &spec["securityContext"];
             assert_eq!(pod["runAsNonRoot"], true, "{name}");
@@ -255,8 +256,9 @@ fn optional_parts_come_and_go_with_their_values() {
     let scaled = sts(&render("helm4", dsl, &["--set", "autoscaling.enabled=true,autoscaling.minReplicas=3"]));
     assert_eq!(scaled["spec"]["replicas"], 3);
 
-    // Every ejabberd pod drains in its preStop; only a clustered one reads its StatefulSet's scale, with
-    // a token mounted in the server's container alone and a Role for that one object.
+    // Every ejabberd pod drains in its preStop and reads its StatefulSet's scale (one node too: a scale-in
+    // to one node renders that release while the pods that leave need it), with a token mounted in the
+    // server's container alone and a Role for that one object; Prosody's pods have neither.
     let drains = |s: &Value| {
         s["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][2]
             .as_str()
@@ -265,7 +267,7 @@ fn optional_parts_come_and_go_with_their_values() {
     };
     let clustered = render("helm4", dsl, &["--set", "replicaCount=3", "--set", "tls.existingSecret=tls"]);
     assert!(drains(&sts(&defaults)).contains("stop_listeners"));
-    assert!(!drains(&sts(&defaults)).contains("/scale"));
+    assert!(drains(&sts(&defaults)).contains("/scale"));
     assert!(drains(&sts(&clustered)).contains("statefulsets/release-name-xmpp/scale"), "{}", drains(&sts(&clustered)));
     let mounts = |s: &Value, c: usize| -> Vec<String> {
         s["spec"]["template"]["spec"]["containers"][c]["volumeMounts"]
@@ -277,8 +279,18 @@ fn optional_parts_come_and_go_with_their_values() {
     };
     assert!(mounts(&sts(&clustered), 0).contains(&"kube-api".to_string()));
     assert!(!mounts(&sts(&clustered), 1).contains(&"kube-api".to_string()), "the sidecar has no token");
-    assert!(!mounts(&sts(&defaults), 0).contains(&"kube-api".to_string()));
-    assert!(find(&defaults, "Role", "").is_none());
+    let prosody = render("helm4", dsl, &["--set", "server=prosody"]);
+    assert!(!mounts(&sts(&prosody), 0).contains(&"kube-api".to_string()));
+    assert!(find(&prosody, "Role", "").is_none());
+    assert!(drains(&sts(&prosody)).is_empty());
+
+    // The pre-upgrade check: the new image on the new config, from a hook ConfigMap holding it.
+    let check = find(&defaults, "Job", "-config-check").unwrap();
+    assert_eq!(check["metadata"]["annotations"]["helm.sh/hook"], "pre-upgrade");
+    let data = &find(&defaults, "ConfigMap", "-config-check").unwrap()["data"]["ejabberd.yml"];
+    assert_eq!(data, &find(&defaults, "ConfigMap", "-xmpp-config").unwrap()["data"]["ejabberd.yml"]);
+    let unchecked = render("helm4", dsl, &["--set", "upgradeCheck.enabled=false"]);
+    assert!(find(&unchecked, "Job", "").is_none());
     let role = find(&clustered, "Role", "-xmpp").unwrap();
     assert_eq!(role["rules"][0]["resources"][0], "statefulsets/scale");
     assert_eq!(role["rules"][0]["resourceNames"][0], "release-name-xmpp");

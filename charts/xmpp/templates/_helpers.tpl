@@ -251,7 +251,7 @@ pod): each session routes the messages its client had not acknowledged again, to
 session or offline storage (the DSL's stream management sets `resend_on_timeout: true`), and so does it
 with stanzas still routed to it. It waits until the sessions' processes
 have ended (a closed session still routes again, for ~100 ms, what reaches it late), up to
-`drain.timeoutSeconds`. On a clustered node, when the StatefulSet has been scaled below this pod
+`drain.timeoutSeconds`. When the StatefulSet has been scaled below this pod
 (read from the API server: `get` on its own `statefulsets/scale`, the only right the pods have), the
 node then leaves the cluster: the others drop it from the schema, its Mnesia is deleted, and a later
 scale-out joins afresh. Pod 0, the node the others join, never leaves.
@@ -289,7 +289,6 @@ Drain = fun D(Kicked) ->
   end
 end,
 Say("sessions: ~p", [Drain([])]),
-{{- if include "xmpp.clustered" . }}
 Api = "/var/run/secrets/kubernetes.io/serviceaccount/",
 Replicas = fun() ->
   {ok, Token} = file:read_file(Api ++ "token"),
@@ -315,7 +314,6 @@ case Ordinal > 0 andalso (catch Replicas()) of
       [Wanted, N, rpc:call(N, ejabberd_cluster, leave, [N], 30000)]);
   Error -> Say("the replica count is unknown, ~s stays in the cluster: ~p", [N, Error])
 end,
-{{- end }}
 halt(0).'
 {{- end -}}
 
@@ -377,4 +375,36 @@ rm -f "$mark.started"
 {{- end }}
 touch "$mark"
 echo "restore: $from restored"
+{{- end -}}
+
+{{/*
+xmpp.macrosInit: the init container that writes the DSL's secrets as ejabberd macros (for ejabberd
+< 24.12, which cannot read them from the environment), in the server's pod and in the upgrade check's.
+Usage: {{ include "xmpp.macrosInit" . | nindent 8 }}
+*/}}
+{{- define "xmpp.macrosInit" -}}
+{{- $image := get .Values.image (include "xmpp.server" .) -}}
+# ejabberd < 24.12 cannot read secrets from the environment: write them as macros into a
+# memory-backed volume that only this pod sees. Single quotes are YAML's, doubled inside.
+- name: macros
+  image: "{{ $image.repository }}:{{ $image.tag }}"
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command:
+    - /bin/sh
+    - -ec
+    - |
+      umask 077
+      {
+        echo "define_macro:"
+        for name in {{ join " " .Values.compiled.secretEnv }}; do
+          printf "  %s: '%s'\n" "$name" "$(printenv "$name" | sed "s/'/''/g")"
+        done
+      } > {{ .Values.compiled.macrosFile | quote }}
+  env:
+    {{- include "xmpp.secretEnv" (dict "root" . "macros" false) | trim | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  volumeMounts:
+    - name: macros
+      mountPath: {{ dir .Values.compiled.macrosFile }}
 {{- end -}}

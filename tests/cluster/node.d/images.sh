@@ -54,16 +54,17 @@ mmdebstrap_tar() {
   mv "$out.tmp" "$out"
 }
 
-image_hash() { # NAME: hash of everything the image is built from
-  { declare -f "image_$1" mmdebstrap_tar oci_archive; debian_sources
-    [ ! -d "$HERE/images/$1" ] || (cd "$HERE/images/$1" && find . -type f | sort | xargs sha256sum)
+image_hash() { # NAME: hash of everything the image is built from (NAME: a recipe, or RECIPE-VERSION)
+  { echo "$1"; declare -f "image_${1%%-*}" mmdebstrap_tar oci_archive; debian_sources
+    [ ! -d "$HERE/images/${1%%-*}" ] || (cd "$HERE/images/${1%%-*}" && find . -type f | sort | xargs sha256sum)
     [ "$1" != pause ] || cat "$BIN/pause.stamp"
     dpkg-query -W -f='${Version}' mmdebstrap busybox-static 2>/dev/null; } | sha256sum | cut -c1-16
 }
 
-# the images: NAME IMAGE_REF
+# the images: NAME IMAGE_REF; the recipe image_<NAME up to its first "-"> gets the tag as $3. Two releases
+# of each server: the newer ones are the chart's defaults, the older ones for the upgrade scenario.
 IMAGES=("pause localhost/pause:test" "busybox localhost/busybox:test" "ejabberd localhost/ejabberd:24.12"
-        "prosody localhost/prosody:13.0")
+        "ejabberd-23.01 localhost/ejabberd:23.01" "prosody localhost/prosody:13.0" "prosody-0.12 localhost/prosody:0.12")
 
 image_pause() { # $1 = rootfs dir, $2 = out tar
   local r=$1
@@ -94,9 +95,11 @@ image_busybox() { # Debian's busybox-static for helm test pods (sh, nc, wget); g
 }
 
 image_ejabberd() {
-  # ejabberd 24.12 from bookworm-backports, laid out as the official ghcr.io/processone/ejabberd image
-  # (images/ejabberd/customize.sh says how, and which paths must be writable under a read-only root)
-  mmdebstrap_tar "$2" "ejabberd erlang-*" --include=ejabberd,ca-certificates,tini,openssl \
+  # ejabberd 24.12 from bookworm-backports (with its Erlang), or 23.01 from bookworm, laid out as the
+  # official ghcr.io/processone/ejabberd image (images/ejabberd/customize.sh says how, and which paths
+  # must be writable under a read-only root)
+  local pin="ejabberd erlang-*"; [ "$3" = 24.12 ] || pin=none
+  mmdebstrap_tar "$2" "$pin" --include=ejabberd,ca-certificates,tini,openssl \
     --essential-hook='echo "ejabberd:x:9000:9000:ejabberd:/opt/ejabberd:/bin/sh" >> "$1/etc/passwd"
       echo "ejabberd:x:9000:" >> "$1/etc/group"; echo "ejabberd:*:19000:0:99999:7:::" >> "$1/etc/shadow"' \
     --customize-hook="$HERE/images/ejabberd/customize.sh"
@@ -104,9 +107,11 @@ image_ejabberd() {
 }
 
 image_prosody() {
-  # Prosody 13.0 from bookworm-backports with Lua 5.4, as the official prosodyim/prosody image; the user
-  # prosody is created first, as UID 101, GID 102 (images/prosody/customize.sh)
-  mmdebstrap_tar "$2" "prosody" \
+  # Prosody 13.0 from bookworm-backports, or 0.12 from bookworm, with Lua 5.4, as the official
+  # prosodyim/prosody image; the user prosody is created first, as UID 101, GID 102
+  # (images/prosody/customize.sh)
+  local pin=prosody; [ "$3" = 13.0 ] || pin=none
+  mmdebstrap_tar "$2" "$pin" \
     --include=prosody,lua5.4,lua-unbound,lua-sec,lua-readline,lua-dbi-sqlite3,lua-dbi-postgresql,lua-dbi-mysql,ca-certificates,dns-root-data,tini \
     --essential-hook='echo "prosody:x:101:102:Prosody XMPP Server,,,:/var/lib/prosody:/usr/sbin/nologin" >> "$1/etc/passwd"
       echo "prosody:x:102:" >> "$1/etc/group"; echo "prosody:*:19000:0:99999:7:::" >> "$1/etc/shadow"' \
@@ -128,7 +133,7 @@ cmd_images() {
     t1=$SECONDS
     log "building image $ref (recipe $h)"
     r=$(mktemp -d "$IMG/.rootfs.XXXXXX")
-    cfg=$("image_$name" "$r/root" "$r/layer.tar")
+    cfg=$("image_${name%%-*}" "$r/root" "$r/layer.tar" "${ref##*:}")
     oci_archive "$ref" "$r/layer.tar" "$IMG/$name.oci.tar" "$cfg"
     rm -rf "$r"
     echo "$ref $h" > "$IMG/$name.stamp"

@@ -79,6 +79,27 @@ sts_revision() { k get statefulset "$1" -o jsonpath='{.status.updateRevision}'; 
 config_data() { k get configmap "$1" -o jsonpath='{.data}'; }
 ready() { k wait --for=condition=Ready "pod/$1" --timeout="${2:-180}s" >/dev/null; }
 rolled_out() { k rollout status "statefulset/$1" --timeout="${2:-300}s" >/dev/null; }
+# members POD: the nodes in the Mnesia schema of that pod's node, running or not (list_cluster names
+# the running ones only), as pod names, sorted, on one line; read through an Erlang node of its own
+members() {
+  # shellcheck disable=SC2016  # expanded in the pod
+  k exec "$1" -c ejabberd -- sh -c 'erl -noshell -hidden -name "members-$$@${ERLANG_NODE_ARG#*@}" \
+    -erl_epmd_port "$ERL_DIST_PORT" -start_epmd false -dist_listen false -eval "
+      N = list_to_atom(os:getenv(\"ERLANG_NODE_ARG\")),
+      [io:format(\"~s~n\", [X]) || X <- rpc:call(N, mnesia, system_info, [db_nodes])], halt()."' |
+    sed 's/^ejabberd@//; s/[.].*//' | sort | tr '\n' ' '
+}
+in_cluster() { local pod want=$1; shift; for pod in "$@"; do [ "$(members "$pod")" = "$want" ] || return 1; done; }
+# userdata write|read RELEASE STATE: tests/clients/userdata.py through port-forwards to the release's Service
+userdata() { # MODE RELEASE STATE
+  local out xmpp
+  forward "svc/$2-xmpp" 5222; xmpp=$FWD
+  forward "svc/$2-xmpp" 5280
+  out=$("$PY" "$ROOT/tests/clients/userdata.py" "$1" --port "$xmpp" --http "$FWD" --domain "$DOMAIN" \
+    --password "$PASSWORD" --muc "conference.$DOMAIN" --upload "upload.$DOMAIN" --state "$WORK/userdata-$3")
+  echo "$2: userdata $1: $out" >&2
+  grep -q '"ok": true' <<<"$out"
+}
 
 # ------------------------------------------------------------------ 00. plugins, namespace, secrets
 begin 00-setup
@@ -360,10 +381,6 @@ xe_upgrade() { # DSL, then --set flags
   helm xmpp upgrade "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$dsl" -f "$FIX/values.yaml" "$@" --wait --timeout 5m \
     >/dev/null 2>"$WORK/xe-upgrade.err" || { cat "$WORK/xe-upgrade.err" >&2; fail "helm xmpp upgrade $*"; }
 }
-members() { # POD: the cluster's node names as that pod sees them, sorted, on one line
-  ctl "$1" list_cluster | tr -d "'" | sed 's/^ejabberd@//; s/[.].*//' | sort | tr '\n' ' '
-}
-in_cluster() { local pod want=$1; shift; for pod in "$@"; do [ "$(members "$pod")" = "$want" ] || return 1; done; }
 # traffic WHAT CMD...: the clients above while CMD runs; fails unless every acknowledged message arrived
 traffic() {
   local what=$1 out=$WORK/traffic.$RANDOM svc p0 p2 tp; shift
@@ -421,15 +438,6 @@ kind: PersistentVolumeClaim
 metadata: {name: xmpp-backups}
 spec: {accessModes: [ReadWriteOnce], storageClassName: standard, resources: {requests: {storage: 64Mi}}}
 EOF
-userdata() { # MODE RELEASE STATE
-  local out xmpp
-  forward "svc/$2-xmpp" 5222; xmpp=$FWD
-  forward "svc/$2-xmpp" 5280
-  out=$("$PY" "$ROOT/tests/clients/userdata.py" "$1" --port "$xmpp" --http "$FWD" --domain "$DOMAIN" \
-    --password "$PASSWORD" --muc "conference.$DOMAIN" --upload "upload.$DOMAIN" --state "$WORK/userdata-$3")
-  echo "$2: userdata $1: $out" >&2
-  grep -q '"ok": true' <<<"$out"
-}
 backups=(--set backup.enabled=true --set backup.volume.persistentVolumeClaim.claimName=xmpp-backups --set backup.keep=1)
 backup_now() { # RELEASE RUN: the CronJob's job, run now; its log in $log
   local start; start=$(date +%s%N)
@@ -503,8 +511,68 @@ NS=$NS1
 kubectl delete pv "$pv" --wait=false >/dev/null
 pass
 
-# ------------------------------------------------------------------ 17. uninstall leaves only the claims
-begin 17-uninstall-keeps-claims
+# ------------------------------------------------------------------ 17. server upgrades, data kept
+# ejabberd 23.01 (two nodes) and Prosody 0.12 with user data, upgraded to 24.12 and 13.0 with the DSL's
+# targets raised. The chart refuses to mix ejabberd releases in one cluster (scale to one node, upgrade
+# it, scale out); the pre-upgrade check stops a config the new server refuses before any pod rolls.
+begin 17-server-upgrade
+up() { # RELEASE DSL ARGS...: helm xmpp upgrade --install, quiet; its stderr in $WORK/up.err
+  local rel=$1 dsl=$2; shift 2
+  helm xmpp upgrade --install "$rel" "$ROOT/charts/xmpp" -n "$NS" -f "$dsl" -f "$FIX/values.yaml" "$@" \
+    --wait --timeout 5m >/dev/null 2>"$WORK/up.err"
+}
+running() { # POD: the server release the pod's container runs
+  k get pod "$1" -o jsonpath='{.spec.containers[0].image}' | sed 's/.*://'
+}
+for rel in xu:ejabberd:23.01:2 xv:prosody:0.12:1; do
+  IFS=: read -r name server old replicas <<<"$rel"
+  up "$name" "$FIX/site-old.xmpp" --set server="$server" --set "image.$server.tag=$old" --set replicaCount="$replicas" ||
+    { cat "$WORK/up.err" >&2; fail "install $name on $server $old"; }
+  for user in alice bob; do
+    if [ "$server" = ejabberd ]; then ctl "$name-xmpp-0" register $user $DOMAIN "$PASSWORD" >/dev/null
+    else k exec "$name-xmpp-0" -- prosodyctl register $user $DOMAIN "$PASSWORD" >/dev/null; fi
+  done
+  userdata write "$name" "$name" || fail "$name: writing the user data"
+done
+# ejabberd: the cluster of two is not upgraded in place; the message says what to do.
+if up xu "$FIX/site-upgraded.xmpp" --set replicaCount=2; then fail "xu: a 24.12 node was let into a 23.01 cluster"; fi
+grep -q "nodes of different releases must not share a cluster" "$WORK/up.err" && grep -q "23.01" "$WORK/up.err" &&
+  grep -q "24.12" "$WORK/up.err" || fail "xu: refused without saying why: $(cat "$WORK/up.err")"
+[ "$(running xu-xmpp-1)" = 23.01 ] || fail "xu: pod 1 changed"
+up xu "$FIX/site-old.xmpp" --set image.ejabberd.tag=23.01 --set replicaCount=1 || { cat "$WORK/up.err" >&2; fail "xu: scale to 1"; }
+until_ok 60 in_cluster "xu-xmpp-0 " xu-xmpp-0 || fail "xu: pod 1 did not leave: $(members xu-xmpp-0)"
+# The pre-upgrade check: the new releases refuse the escape hatches' mistakes; nothing rolls.
+for rel in xu:ejabberd xv:prosody; do
+  IFS=: read -r name server <<<"$rel"
+  revision=$(sts_revision "$name-xmpp")
+  if up "$name" "$FIX/refused-by-server.xmpp" --set server="$server"; then fail "$name: the refused config was rolled out"; fi
+  grep -q "pre-upgrade hooks failed" "$WORK/up.err" || fail "$name: not stopped by the check: $(cat "$WORK/up.err")"
+  echo "$name: the pre-upgrade check said: $(k logs "job/$name-xmpp-config-check" 2>&1 | grep -v '^\s*$' | tail -n 3 | tr '\n' ' ')" >&2
+  [ "$(sts_revision "$name-xmpp")" = "$revision" ] || fail "$name: the pods rolled"
+  k delete job "$name-xmpp-config-check" --ignore-not-found >/dev/null
+  k delete configmap "$name-xmpp-config-check" --ignore-not-found >/dev/null
+done
+# The upgrades: the new image (the chart's default tag) and the DSL's targets raised.
+for rel in xu:ejabberd:24.12 xv:prosody:13.0; do
+  IFS=: read -r name server new <<<"$rel"
+  start=$(date +%s%N)
+  up "$name" "$FIX/site-upgraded.xmpp" --set server="$server" --set replicaCount=1 ||
+    { cat "$WORK/up.err" >&2; fail "$name: upgrade to $new"; }
+  echo "$name: $server upgraded to $new in $(( ($(date +%s%N) - start) / 1000000 ))ms (the check, then the pod)" >&2
+  [ "$(running "$name-xmpp-0")" = "$new" ] || fail "$name: runs $(running "$name-xmpp-0")"
+  userdata read "$name" "$name" || fail "$name: the upgraded server lost user data"
+done
+ctl xu-xmpp-0 status | grep -q "ejabberd 24.12" || fail "xu: $(ctl xu-xmpp-0 status)"
+# Scaled out again: the new node runs the same release and joins.
+up xu "$FIX/site-upgraded.xmpp" --set replicaCount=2 || { cat "$WORK/up.err" >&2; fail "xu: scale out"; }
+in_cluster "xu-xmpp-0 xu-xmpp-1 " xu-xmpp-0 xu-xmpp-1 || fail "xu: pod 1 did not join: $(members xu-xmpp-1)"
+ctl xu-xmpp-1 check_account alice $DOMAIN || fail "xu: the new node does not know the accounts"
+for name in xu xv; do helm uninstall "$name" -n "$NS" --wait >/dev/null; done
+for pvc in data-xu-xmpp-0 data-xu-xmpp-1 data-xv-xmpp-0; do k delete pvc "$pvc" --wait=false >/dev/null; done
+pass
+
+# ------------------------------------------------------------------ 18. uninstall leaves only the claims
+begin 18-uninstall-keeps-claims
 for rel in "$REL" xp foreign; do helm uninstall "$rel" -n "$NS" --wait >/dev/null; done
 k wait --for=delete pod --all --timeout=120s >/dev/null 2>&1 || true
 left=$(k get all,configmap,secret,serviceaccount,pdb,ingress,networkpolicy,hpa -o name 2>/dev/null |
