@@ -311,7 +311,10 @@ case Ordinal > 0 andalso (catch Replicas()) of
   Wanted when is_integer(Wanted), Wanted > Ordinal -> ok;
   Wanted when is_integer(Wanted) ->
     Say("the StatefulSet has ~b replicas: ~s leaves the cluster: ~p",
-      [Wanted, N, rpc:call(N, ejabberd_cluster, leave, [N], 30000)]);
+      [Wanted, N, rpc:call(N, ejabberd_cluster, leave, [N], 10000)]),
+    %% the node ends its leaving (schema dropped, Mnesia deleted) in a process of its own, then halts
+    Gone = fun G(T) -> case net_adm:ping(N) of pang -> gone; pong when T > 0 -> timer:sleep(200), G(T - 1); pong -> still_up end end,
+    Say("~s: ~p", [N, Gone(50)]);
   Error -> Say("the replica count is unknown, ~s stays in the cluster: ~p", [N, Error])
 end,
 halt(0).'
