@@ -203,12 +203,29 @@ server=$$$$; (seen=$(readlink {{ $link }}); while sleep {{ int .root.Values.tls.
 {{- end -}}
 
 {{/*
+xmpp.paths: where the server's files are in its image (the official images' layout), as JSON: "home"
+(ejabberd's), "data" (the claim), "config" (the config file), and "nodeDomain", the DNS suffix of the
+ejabberd nodes' names. One place for each, for the server's pod and the jobs beside it.
+Usage: {{ $paths := include "xmpp.paths" . | fromJson }}
+*/}}
+{{- define "xmpp.paths" -}}
+{{- $home := "/opt/ejabberd" -}}
+{{- $ejabberd := eq (include "xmpp.server" .) "ejabberd" -}}
+{{- toJson (dict
+  "home" $home
+  "data" (ternary (printf "%s/database" $home) "/var/lib/prosody" $ejabberd)
+  "config" (printf "%s/%s" (ternary (printf "%s/conf" $home) "/etc/prosody" $ejabberd) (include "xmpp.configFile" .))
+  "nodeDomain" (printf "%s-headless.$(POD_NAMESPACE).svc.%s" (include "xmpp.fullname" .) .Values.cluster.domain)) -}}
+{{- end -}}
+
+{{/*
 xmpp.erlangEnv: what an ejabberd node (the server, or ejabberdctl beside it) needs to be itself: its
 name, the shared cookie, the distribution port, a writable HOME. With "pod", the node of that pod (for
 ejabberdctl in another pod, as the backup's).
-Usage: {{ include "xmpp.erlangEnv" (dict "root" . "home" $home "nodeDomain" $nodeDomain ["pod" NAME]) }}
+Usage: {{ include "xmpp.erlangEnv" (dict "root" . ["pod" NAME]) }}
 */}}
 {{- define "xmpp.erlangEnv" -}}
+{{- $paths := include "xmpp.paths" .root | fromJson -}}
 - name: POD_NAME
   valueFrom:
     fieldRef:
@@ -220,9 +237,9 @@ Usage: {{ include "xmpp.erlangEnv" (dict "root" . "home" $home "nodeDomain" $nod
 # The root filesystem is read-only: HOME is a scratch volume (the Erlang cookie is written there
 # afresh at each start, owner-only), and `@HOME@/upload` is the data volume's upload folder.
 - name: HOME
-  value: {{ .home }}/run
+  value: {{ $paths.home }}/run
 - name: ERLANG_NODE_ARG
-  value: "ejabberd@{{ .pod | default "$(POD_NAME)" }}.{{ .nodeDomain }}"
+  value: "ejabberd@{{ .pod | default "$(POD_NAME)" }}.{{ $paths.nodeDomain }}"
 - name: ERLANG_COOKIE
   valueFrom:
     secretKeyRef:

@@ -90,6 +90,20 @@ members() {
     sed 's/^ejabberd@//; s/[.].*//' | sort | tr '\n' ' '
 }
 in_cluster() { local pod want=$1; shift; for pod in "$@"; do [ "$(members "$pod")" = "$want" ] || return 1; done; }
+# up RELEASE DSL ARGS...: helm xmpp upgrade --install with the fixtures' values, quiet; its stderr in $WORK/up.err
+up() {
+  local rel=$1 dsl=$2; shift 2
+  helm xmpp upgrade --install "$rel" "$ROOT/charts/xmpp" -n "$NS" -f "$dsl" -f "$FIX/values.yaml" "$@" \
+    --wait --timeout 5m >/dev/null 2>"$WORK/up.err"
+}
+# register RELEASE SERVER USER...: accounts made with the server's own tool on pod 0
+register() {
+  local rel=$1 server=$2 user; shift 2
+  for user in "$@"; do
+    if [ "$server" = ejabberd ]; then ctl "$rel-xmpp-0" register "$user" $DOMAIN "$PASSWORD" >/dev/null
+    else k exec "$rel-xmpp-0" -- prosodyctl register "$user" $DOMAIN "$PASSWORD" >/dev/null; fi
+  done
+}
 # userdata write|read RELEASE STATE: tests/clients/userdata.py through port-forwards to the release's Service
 userdata() { # MODE RELEASE STATE
   local out xmpp
@@ -376,11 +390,7 @@ pass
 # scales in to 2. Each time every message the server acknowledged reaches bob, live or from offline
 # storage; a removed node leaves the cluster, a new one joins it before it is Ready.
 begin 15-rollout-and-scaling-keep-messages
-xe_upgrade() { # DSL, then --set flags
-  local dsl=$1; shift
-  helm xmpp upgrade "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$dsl" -f "$FIX/values.yaml" "$@" --wait --timeout 5m \
-    >/dev/null 2>"$WORK/xe-upgrade.err" || { cat "$WORK/xe-upgrade.err" >&2; fail "helm xmpp upgrade $*"; }
-}
+xe_upgrade() { up "$REL" "$@" || { cat "$WORK/up.err" >&2; fail "helm xmpp upgrade $*"; }; } # DSL, then --set flags
 # traffic WHAT CMD...: the clients above while CMD runs; fails unless every acknowledged message arrived
 traffic() {
   local what=$1 out=$WORK/traffic.$RANDOM svc p0 p2 tp; shift
@@ -453,10 +463,7 @@ for rel in xb:ejabberd xq:prosody; do
   helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site-upgraded.xmpp" -f "$FIX/values.yaml" \
     --set server="$server" "${backups[@]}" --wait --timeout 5m >/dev/null 2>"$WORK/$name.err" ||
     { cat "$WORK/$name.err" >&2; fail "install $name"; }
-  for user in alice bob; do
-    if [ "$server" = ejabberd ]; then ctl "$name-xmpp-0" register $user $DOMAIN "$PASSWORD" >/dev/null
-    else k exec "$name-xmpp-0" -- prosodyctl register $user $DOMAIN "$PASSWORD" >/dev/null; fi
-  done
+  register "$name" "$server" alice bob
   backup_now "$name" 1
   first=$(sed -n 's|^backup: /backup/\([^,]*\),.*|\1|p' <<<"$log" | head -1)
   userdata write "$name" "$name" || fail "$name: writing the user data"
@@ -516,11 +523,6 @@ pass
 # targets raised. The chart refuses to mix ejabberd releases in one cluster (scale to one node, upgrade
 # it, scale out); the pre-upgrade check stops a config the new server refuses before any pod rolls.
 begin 17-server-upgrade
-up() { # RELEASE DSL ARGS...: helm xmpp upgrade --install, quiet; its stderr in $WORK/up.err
-  local rel=$1 dsl=$2; shift 2
-  helm xmpp upgrade --install "$rel" "$ROOT/charts/xmpp" -n "$NS" -f "$dsl" -f "$FIX/values.yaml" "$@" \
-    --wait --timeout 5m >/dev/null 2>"$WORK/up.err"
-}
 running() { # POD: the server release the pod's container runs
   k get pod "$1" -o jsonpath='{.spec.containers[0].image}' | sed 's/.*://'
 }
@@ -528,10 +530,7 @@ for rel in xu:ejabberd:23.01:2 xv:prosody:0.12:1; do
   IFS=: read -r name server old replicas <<<"$rel"
   up "$name" "$FIX/site-old.xmpp" --set server="$server" --set "image.$server.tag=$old" --set replicaCount="$replicas" ||
     { cat "$WORK/up.err" >&2; fail "install $name on $server $old"; }
-  for user in alice bob; do
-    if [ "$server" = ejabberd ]; then ctl "$name-xmpp-0" register $user $DOMAIN "$PASSWORD" >/dev/null
-    else k exec "$name-xmpp-0" -- prosodyctl register $user $DOMAIN "$PASSWORD" >/dev/null; fi
-  done
+  register "$name" "$server" alice bob
   userdata write "$name" "$name" || fail "$name: writing the user data"
 done
 # ejabberd: the cluster of two is not upgraded in place; the message says what to do.
