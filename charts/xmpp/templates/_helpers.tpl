@@ -398,6 +398,40 @@ echo "restore: $from restored"
 {{- end -}}
 
 {{/*
+xmpp.restorePostgresql: the bundled PostgreSQL's restore (dict "from" "step"). Step "arm", in an init
+container: refuse a database that exists; mark the claim `.restoring` and leave
+/docker-entrypoint-initdb.d/restore.sh, which the image's entrypoint sources once, on the server it
+starts over the new PGDATA (pg_restore of the backup's dump; then the mark goes). Step "start", the
+server container's command: a PGDATA left by a restore that did not end (failed, or killed) is
+removed first, since init containers do not run when a container restarts, and the entrypoint would
+serve it as it is.
+*/}}
+{{- define "xmpp.restorePostgresql" -}}
+{{- $claim := "/var/lib/postgresql/data" -}}
+{{- $from := printf "/restore/%s" .from -}}
+{{- $mark := printf "%s/.restored-%s" $claim (.from | replace "/" "_") -}}
+{{- if eq .step "arm" -}}
+if [ -e "{{ $mark }}" ]; then echo "restore: {{ $from }} was restored before"; exit 0; fi
+if [ -s "$PGDATA/PG_VERSION" ] && [ ! -e "{{ $claim }}/.restoring" ]; then
+  echo "restore: refused: the database exists already; restore into a new release, or delete its claim" >&2; exit 1
+fi
+[ -f "{{ $from }}/postgresql.dump" ] || { echo "restore: no {{ $from }}/postgresql.dump in restore.volume" >&2; exit 1; }
+touch "{{ $claim }}/.restoring"
+cat > /docker-entrypoint-initdb.d/restore.sh <<'EOF'
+pg_restore --exit-on-error --no-owner --no-acl -U "$POSTGRES_USER" -d "$POSTGRES_DB" "{{ $from }}/postgresql.dump"
+touch "{{ $mark }}"; rm -f "{{ $claim }}/.restoring"
+echo "restore: {{ $from }}/postgresql.dump restored"
+EOF
+echo "restore: {{ $from }}/postgresql.dump armed for the first start"
+{{- else -}}
+if [ -e "{{ $claim }}/.restoring" ] && [ -e "$PGDATA" ]; then
+  echo "restore: an unfinished restore is started again" >&2; rm -rf "$PGDATA"
+fi
+exec docker-entrypoint.sh postgres
+{{- end -}}
+{{- end -}}
+
+{{/*
 xmpp.macrosInit: the init container that writes the DSL's secrets as ejabberd macros (for ejabberd
 < 24.12, which cannot read them from the environment), in the server's pod and in the upgrade check's.
 Usage: {{ include "xmpp.macrosInit" . | nindent 8 }}

@@ -38,14 +38,16 @@ debian_sources() { # bookworm + updates + security + backports, from the host's 
 
 # mmdebstrap_tar OUT PIN ARGS...: a minbase bookworm rootfs as a tar, without docs, man pages, locales and
 # apt lists; the packages matching PIN (apt glob list) come from bookworm-backports. usrmerge goes (with
-# perl): apt picks it for init-system-helpers, though mmdebstrap merged /usr already
+# perl, unless KEEP_PERL is set: PostgreSQL's packages need it): apt picks it for init-system-helpers,
+# though mmdebstrap merged /usr already
 mmdebstrap_tar() {
-  local out=$1 pin=$2; shift 2
+  local out=$1 pin=$2 purge="usrmerge libfile-find-rule-perl libnumber-compare-perl libtext-glob-perl perl \
+    libperl5.36 perl-modules-5.36 libgdbm-compat4"; shift 2
+  [ -z "${KEEP_PERL:-}" ] || purge=usrmerge
   local srcs=(); mapfile -t srcs < <(debian_sources)
   mmdebstrap --quiet --variant=minbase --format=tar --aptopt='Acquire::Languages "none"' \
     --setup-hook="mkdir -p \"\$1/etc/apt/preferences.d\" && printf 'Package: %s\nPin: release n=bookworm-backports\nPin-Priority: 990\n' '$pin' > \"\$1/etc/apt/preferences.d/backports\"" \
-    --customize-hook='chroot "$1" apt-get -qq -y purge usrmerge libfile-find-rule-perl libnumber-compare-perl \
-      libtext-glob-perl perl libperl5.36 perl-modules-5.36 libgdbm-compat4 >/dev/null' \
+    --customize-hook="chroot \"\$1\" apt-get -qq -y purge $purge >/dev/null" \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     --dpkgopt='path-exclude=/usr/share/lintian/*' \
@@ -64,7 +66,8 @@ image_hash() { # NAME: hash of everything the image is built from (NAME: a recip
 # the images: NAME IMAGE_REF; the recipe image_<NAME up to its first "-"> gets the tag as $3. Two releases
 # of each server: the newer ones are the chart's defaults, the older ones for the upgrade scenario.
 IMAGES=("pause localhost/pause:test" "busybox localhost/busybox:test" "ejabberd localhost/ejabberd:24.12"
-        "ejabberd-23.01 localhost/ejabberd:23.01" "prosody localhost/prosody:13.0" "prosody-0.12 localhost/prosody:0.12")
+        "ejabberd-23.01 localhost/ejabberd:23.01" "prosody localhost/prosody:13.0" "prosody-0.12 localhost/prosody:0.12"
+        "postgres localhost/postgres:15")
 
 image_pause() { # $1 = rootfs dir, $2 = out tar
   local r=$1
@@ -97,9 +100,10 @@ image_busybox() { # Debian's busybox-static for helm test pods (sh, nc, wget); g
 image_ejabberd() {
   # ejabberd 24.12 from bookworm-backports (with its Erlang), or 23.01 from bookworm, laid out as the
   # official ghcr.io/processone/ejabberd image (images/ejabberd/customize.sh says how, and which paths
-  # must be writable under a read-only root)
+  # must be writable under a read-only root), with the SQL drivers the official image has (Debian's
+  # package only suggests them)
   local pin="ejabberd erlang-*"; [ "$3" = 24.12 ] || pin=none
-  mmdebstrap_tar "$2" "$pin" --include=ejabberd,ca-certificates,tini,openssl \
+  mmdebstrap_tar "$2" "$pin" --include=ejabberd,erlang-p1-pgsql,erlang-p1-mysql,erlang-p1-sqlite3,ca-certificates,tini,openssl \
     --essential-hook='echo "ejabberd:x:9000:9000:ejabberd:/opt/ejabberd:/bin/sh" >> "$1/etc/passwd"
       echo "ejabberd:x:9000:" >> "$1/etc/group"; echo "ejabberd:*:19000:0:99999:7:::" >> "$1/etc/shadow"' \
     --customize-hook="$HERE/images/ejabberd/customize.sh"
@@ -117,6 +121,18 @@ image_prosody() {
       echo "prosody:x:102:" >> "$1/etc/group"; echo "prosody:*:19000:0:99999:7:::" >> "$1/etc/shadow"' \
     --customize-hook="$HERE/images/prosody/customize.sh"
   echo '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","__FLUSH_LOG=yes"],"Entrypoint":["/usr/bin/tini","--","/entrypoint.sh"],"Cmd":["prosody","-F"],"WorkingDir":"/","ExposedPorts":{"80/tcp":{},"443/tcp":{},"5222/tcp":{},"5269/tcp":{},"5347/tcp":{},"5280/tcp":{},"5281/tcp":{}}}'
+}
+
+image_postgres() {
+  # PostgreSQL 15 from bookworm, as the official postgres:15 image (docker-library/postgres): user
+  # postgres 999:999 created first, no cluster made by the package, data in PGDATA, the official
+  # entrypoint's contract (images/postgres/docker-entrypoint.sh)
+  KEEP_PERL=1 mmdebstrap_tar "$2" none --include=postgresql-15 \
+    --essential-hook='echo "postgres:x:999:999::/var/lib/postgresql:/bin/bash" >> "$1/etc/passwd"
+      echo "postgres:x:999:" >> "$1/etc/group"; echo "postgres:*:19000:0:99999:7:::" >> "$1/etc/shadow"
+      mkdir -p "$1/etc/postgresql-common"; echo "create_main_cluster = false" > "$1/etc/postgresql-common/createcluster.conf"' \
+    --customize-hook="$HERE/images/postgres/customize.sh"
+  echo '{"User":"","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/15/bin","PG_MAJOR=15","LANG=C.UTF-8","PGDATA=/var/lib/postgresql/data"],"Entrypoint":["docker-entrypoint.sh"],"Cmd":["postgres"],"StopSignal":"SIGINT","WorkingDir":"/","ExposedPorts":{"5432/tcp":{}},"Volumes":{"/var/lib/postgresql/data":{}}}'
 }
 
 cmd_images() {

@@ -96,12 +96,22 @@ up() {
   helm xmpp upgrade --install "$rel" "$ROOT/charts/xmpp" -n "$NS" -f "$dsl" -f "$FIX/values.yaml" "$@" \
     --wait --timeout 5m >/dev/null 2>"$WORK/up.err"
 }
+# site RELEASE DSL STORAGE: the DSL the release installs, in $SITE: DSL itself (STORAGE internal), or
+# with the release's bundled PostgreSQL (pg; its install adds --set postgresql.enabled=true)
+site() {
+  SITE=$2
+  [ "$3" = pg ] || return 0
+  SITE=$WORK/$1-$(basename "$2")
+  { cat "$2"; printf 'storage postgres { host "%s-xmpp-postgresql"; database "xmpp"; user "xmpp"; password env("XMPP_DB_PASSWORD") }\n' "$1"; } >"$SITE"
+}
+# sql RELEASE QUERY: a query's answer from the release's bundled PostgreSQL
+sql() { k exec "$1-xmpp-postgresql-0" -c postgresql -- psql -U xmpp -d xmpp -tAc "$2"; }
 # register RELEASE SERVER USER...: accounts made with the server's own tool on pod 0
 register() {
   local rel=$1 server=$2 user; shift 2
   for user in "$@"; do
     if [ "$server" = ejabberd ]; then ctl "$rel-xmpp-0" register "$user" $DOMAIN "$PASSWORD" >/dev/null
-    else k exec "$rel-xmpp-0" -- prosodyctl register "$user" $DOMAIN "$PASSWORD" >/dev/null; fi
+    else k exec "$rel-xmpp-0" -c prosody -- prosodyctl register "$user" $DOMAIN "$PASSWORD" >/dev/null; fi
   done
 }
 # userdata write|read RELEASE STATE: tests/clients/userdata.py through port-forwards to the release's Service
@@ -421,7 +431,8 @@ traffic "rollout of 3 pods" xe_upgrade "$FIX/site-upgraded.xmpp" --set replicaCo
 [ "$(sts_revision $STS)" != "$before_rev" ] || fail "the config change did not roll the pods"
 in_cluster "$three" $STS-0 $STS-1 $STS-2 || fail "after the rollout: $(members $STS-0)"
 scaled_in() { ! k get pod $STS-2 >/dev/null 2>&1 && in_cluster "$STS-0 $STS-1 " $STS-0 $STS-1; }
-scale_in() { xe_upgrade "$FIX/site-upgraded.xmpp" --set replicaCount=2 && until_ok 60 scaled_in; }
+UPGRADED=$FIX/site-upgraded.xmpp WITH=()   # the DSL and flags the scale-in keeps
+scale_in() { xe_upgrade "$UPGRADED" "${WITH[@]}" --set replicaCount=2 && until_ok 60 scaled_in; }
 traffic "scale-in 3 -> 2" scale_in
 [ "$(k get pvc data-$STS-2 -o jsonpath='{.status.phase}')" = Bound ] || fail "the removed pod's claim is gone"
 scale_out() { xe_upgrade "$FIX/site-upgraded.xmpp" --set replicaCount=3 && in_cluster "$three" $STS-0 $STS-1 $STS-2; }
@@ -434,13 +445,28 @@ hpa_in() {
 traffic "HPA scale-in 3 -> 2" hpa_in
 xe_upgrade "$FIX/site.xmpp" --set replicaCount=2
 in_cluster "$STS-0 $STS-1 " $STS-0 $STS-1 || fail "back to two: $(members $STS-0)"
+# The same on the bundled PostgreSQL (offline storage and archives in SQL): a rollout, a scale-in.
+REL0=$REL STS0=$STS REL=xs STS=xs-xmpp WITH=(--set postgresql.enabled=true)
+site xs "$FIX/site.xmpp" pg
+xe_upgrade "$SITE" "${WITH[@]}" --set replicaCount=3
+three="$STS-0 $STS-1 $STS-2 "
+in_cluster "$three" $STS-0 $STS-1 $STS-2 || fail "PostgreSQL: three nodes: $(members $STS-2)"
+register xs ejabberd alice bob
+site xs "$FIX/site-upgraded.xmpp" pg; UPGRADED=$SITE
+traffic "PostgreSQL: rollout of 3 pods" xe_upgrade "$UPGRADED" "${WITH[@]}" --set replicaCount=3
+in_cluster "$three" $STS-0 $STS-1 $STS-2 || fail "PostgreSQL: after the rollout: $(members $STS-0)"
+traffic "PostgreSQL: scale-in 3 -> 2" scale_in
+helm uninstall xs -n "$NS" --wait >/dev/null
+for pvc in data-xs-xmpp-0 data-xs-xmpp-1 data-xs-xmpp-2 data-xs-xmpp-postgresql-0; do k delete pvc "$pvc" --wait=false >/dev/null; done
+REL=$REL0 STS=$STS0
 pass
 
 # ------------------------------------------------------------------ 16. backup, lose everything, restore elsewhere
 # Accounts, a roster entry, an archived message, a persistent room and an uploaded file, on ejabberd
-# (Mnesia) and on Prosody (internal storage); the chart's backup CronJob run once; both releases
-# uninstalled and their claims deleted; the backups' volume kept (reclaim policy Retain) and bound
-# in another namespace, where releases of other names restore from it; the client finds everything.
+# and on Prosody, each with internal storage (Mnesia, files) and with the bundled PostgreSQL; the
+# chart's backup CronJob run once; the releases uninstalled and all their claims deleted; the backups'
+# volume kept (reclaim policy Retain) and bound in another namespace, where releases of other names
+# restore from it; the client finds everything.
 begin 16-backup-and-restore
 k apply -f - >/dev/null <<EOF
 apiVersion: v1
@@ -453,33 +479,43 @@ backup_now() { # RELEASE RUN: the CronJob's job, run now; its log in $log
   local start; start=$(date +%s%N)
   k create job "$1-backup-$2" --from="cronjob/$1-xmpp-backup" >/dev/null
   k wait --for=condition=Complete "job/$1-backup-$2" --timeout=120s >/dev/null ||
-    { k logs "job/$1-backup-$2" >&2 || true; fail "$1: the backup job did not complete"; }
-  log=$(k logs "job/$1-backup-$2")
+    { k logs "job/$1-backup-$2" --all-containers >&2 || true; fail "$1: the backup job did not complete"; }
+  log=$(k logs "job/$1-backup-$2" -c backup)
   echo "$1: backup in $(( ($(date +%s%N) - start) / 1000000 ))ms: $log" >&2
 }
+# the archive's table, where the data are in PostgreSQL
+declare -A archive=([ejabberd]=archive [prosody]=prosodyarchive)
 declare -A made
-for rel in xb:ejabberd xq:prosody; do
-  name=${rel%%:*} server=${rel#*:}
-  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site-upgraded.xmpp" -f "$FIX/values.yaml" \
-    --set server="$server" "${backups[@]}" --wait --timeout 5m >/dev/null 2>"$WORK/$name.err" ||
-    { cat "$WORK/$name.err" >&2; fail "install $name"; }
+releases=(xb:ejabberd:internal xq:prosody:internal xc:ejabberd:pg xr:prosody:pg)
+for rel in "${releases[@]}"; do
+  IFS=: read -r name server storage <<<"$rel"
+  site "$name" "$FIX/site-upgraded.xmpp" "$storage"
+  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$SITE" -f "$FIX/values.yaml" --set server="$server" \
+    --set postgresql.enabled=$([ "$storage" = pg ] && echo true || echo false) "${backups[@]}" --wait --timeout 5m \
+    >/dev/null 2>"$WORK/$name.err" || { cat "$WORK/$name.err" >&2; fail "install $name"; }
   register "$name" "$server" alice bob
   backup_now "$name" 1
   first=$(sed -n 's|^backup: /backup/\([^,]*\),.*|\1|p' <<<"$log" | head -1)
   userdata write "$name" "$name" || fail "$name: writing the user data"
+  if [ "$storage" = pg ]; then
+    [ "$(sql "$name" "SELECT count(*) FROM ${archive[$server]}")" -gt 0 ] || fail "$name: the archive is not in PostgreSQL"
+  fi
   sleep 1   # another second, another folder
   backup_now "$name" 2
   made[$name]=$(sed -n 's|^backup: /backup/\([^,]*\),.*|\1|p' <<<"$log" | head -1)
   [ -n "$first" ] && [ -n "${made[$name]}" ] || fail "$name: the backup job did not say where: $log"
   grep -qx "backup: removed /backup/$first" <<<"$log" || fail "$name: keep=1 kept the older backup $first: $log"
+  if [ "$storage" = pg ]; then grep -q "postgresql.dump" <<<"$log" || fail "$name: no database dump: $log"; fi
 done
 # Everything is lost but the backups' volume.
 pv=$(k get pvc xmpp-backups -o jsonpath='{.spec.volumeName}')
 kubectl patch pv "$pv" -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}' >/dev/null
-for name in xb xq; do
+for rel in "${releases[@]}"; do
+  IFS=: read -r name server storage <<<"$rel"
   helm uninstall "$name" -n "$NS" --wait >/dev/null
   k delete job "$name-backup-1" "$name-backup-2" --ignore-not-found --wait=true >/dev/null
   k delete pvc "data-$name-xmpp-0" --wait=true >/dev/null
+  [ "$storage" != pg ] || k delete pvc "data-$name-xmpp-postgresql-0" --wait=true >/dev/null
 done
 k delete pvc xmpp-backups --wait=true >/dev/null
 kubectl patch pv "$pv" --type json -p '[{"op":"remove","path":"/spec/claimRef"}]' >/dev/null
@@ -495,24 +531,31 @@ kind: PersistentVolumeClaim
 metadata: {name: xmpp-backups}
 spec: {accessModes: [ReadWriteOnce], storageClassName: standard, volumeName: $pv, resources: {requests: {storage: 64Mi}}}
 EOF
-for rel in xb:yb:ejabberd xq:yq:prosody; do
-  IFS=: read -r old name server <<<"$rel"
+for rel in xb:yb:ejabberd:internal xq:yq:prosody:internal xc:yc:ejabberd:pg xr:yr:prosody:pg; do
+  IFS=: read -r old name server storage <<<"$rel"
+  site "$name" "$FIX/site-upgraded.xmpp" "$storage"
   start=$(date +%s%N)
-  # ejabberd: two nodes, the second joins the restored one
-  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site-upgraded.xmpp" -f "$FIX/values.yaml" \
-    --set server="$server" --set replicaCount=$([ "$server" = ejabberd ] && echo 2 || echo 1) --set restore.from="${made[$old]}" \
+  # ejabberd on Mnesia: two nodes, the second joins the restored one
+  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$SITE" -f "$FIX/values.yaml" --set server="$server" \
+    --set replicaCount=$([ "$server:$storage" = ejabberd:internal ] && echo 2 || echo 1) \
+    --set postgresql.enabled=$([ "$storage" = pg ] && echo true || echo false) --set restore.from="${made[$old]}" \
     --set restore.volume.persistentVolumeClaim.claimName=xmpp-backups --wait --timeout 5m >/dev/null 2>"$WORK/$name.err" ||
     { cat "$WORK/$name.err" >&2; k logs "$name-xmpp-0" -c restore >&2 || true; fail "install $name restoring ${made[$old]}"; }
-  echo "$name ($server): restored ${made[$old]} into $NS, install to Ready $(( ($(date +%s%N) - start) / 1000000 ))ms: $(k logs "$name-xmpp-0" -c restore)" >&2
+  said=$(k logs "$name-xmpp-0" -c restore)
+  [ "$storage" != pg ] || said="$said; $(k logs "$name-xmpp-postgresql-0" -c postgresql | grep '^restore:')"
+  echo "$name ($server, $storage): restored ${made[$old]} into $NS, install to Ready $(( ($(date +%s%N) - start) / 1000000 ))ms: $said" >&2
   userdata read "$name" "$old" || fail "$name: the restored release lacks user data"
 done
 joined yb-xmpp-1 && ctl yb-xmpp-1 check_account bob $DOMAIN || fail "yb: pod 1 did not join the restored node"
-# A restarted pod 0 is not restored twice (the mark on its claim).
-k delete pod yb-xmpp-0 --wait=true >/dev/null
-until_ok 60 k get pod yb-xmpp-0 || fail "yb: pod 0 was not replaced"
-ready yb-xmpp-0 || fail "yb: pod 0 did not come back"
-k logs yb-xmpp-0 -c restore | grep -q "restored before" || fail "yb: the restore ran again: $(k logs yb-xmpp-0 -c restore)"
-for name in yb yq; do helm uninstall "$name" -n "$NS" --wait >/dev/null; done
+# A restarted pod 0, or database, is not restored twice (the mark on its claim).
+for pod in yb-xmpp-0 yc-xmpp-postgresql-0; do
+  k delete pod "$pod" --wait=true >/dev/null
+  until_ok 60 k get pod "$pod" || fail "$pod was not replaced"
+  ready "$pod" || fail "$pod did not come back"
+  k logs "$pod" -c restore | grep -q "restored before" || fail "$pod: the restore ran again: $(k logs "$pod" -c restore)"
+done
+ready yc-xmpp-0 && userdata read yc xc || fail "yc: the data went with the database's restart"
+for name in yb yq yc yr; do helm uninstall "$name" -n "$NS" --wait >/dev/null; done
 kubectl delete namespace "$NS" --wait=false >/dev/null
 NS=$NS1
 kubectl delete pv "$pv" --wait=false >/dev/null
@@ -566,8 +609,31 @@ ctl xu-xmpp-0 status | grep -q "ejabberd 24.12" || fail "xu: $(ctl xu-xmpp-0 sta
 up xu "$FIX/site-upgraded.xmpp" --set replicaCount=2 || { cat "$WORK/up.err" >&2; fail "xu: scale out"; }
 in_cluster "xu-xmpp-0 xu-xmpp-1 " xu-xmpp-0 xu-xmpp-1 || fail "xu: pod 1 did not join: $(members xu-xmpp-1)"
 ctl xu-xmpp-1 check_account alice $DOMAIN || fail "xu: the new node does not know the accounts"
-for name in xu xv; do helm uninstall "$name" -n "$NS" --wait >/dev/null; done
-for pvc in data-xu-xmpp-0 data-xu-xmpp-1 data-xv-xmpp-0; do k delete pvc "$pvc" --wait=false >/dev/null; done
+# On the bundled PostgreSQL: ejabberd 23.01 (its schema loaded by the operator, as 23.01 cannot make
+# it) and Prosody 0.12; upgraded, the schema brought up to date by the new servers themselves.
+for rel in xw:ejabberd:23.01:24.12 xx:prosody:0.12:13.0; do
+  IFS=: read -r name server old new <<<"$rel"
+  site "$name" "$FIX/site-old.xmpp" pg
+  up "$name" "$SITE" --set server="$server" --set "image.$server.tag=$old" --set postgresql.enabled=true ||
+    { cat "$WORK/up.err" >&2; fail "install $name on $server $old with PostgreSQL"; }
+  if [ "$server" = ejabberd ]; then
+    k exec "$name-xmpp-0" -c ejabberd -- cat /usr/share/ejabberd/sql/pg.new.sql |
+      k exec -i "$name-xmpp-postgresql-0" -c postgresql -- psql -q -v ON_ERROR_STOP=1 -U xmpp -d xmpp >/dev/null ||
+      fail "$name: loading ejabberd $old's schema"
+  fi
+  register "$name" "$server" alice bob
+  userdata write "$name" "$name" || fail "$name: writing the user data"
+  site "$name" "$FIX/site-upgraded.xmpp" pg
+  start=$(date +%s%N)
+  up "$name" "$SITE" --set server="$server" --set postgresql.enabled=true || { cat "$WORK/up.err" >&2; fail "$name: upgrade to $new"; }
+  echo "$name: $server on PostgreSQL upgraded to $new in $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
+  [ "$(running "$name-xmpp-0")" = "$new" ] || fail "$name: runs $(running "$name-xmpp-0")"
+  userdata read "$name" "$name" || fail "$name: the upgraded server lost user data"
+  [ "$(sql "$name" "SELECT count(*) FROM ${archive[$server]}")" -gt 0 ] || fail "$name: the archive is not in PostgreSQL"
+done
+for name in xu xv xw xx; do helm uninstall "$name" -n "$NS" --wait >/dev/null; done
+for pvc in data-xu-xmpp-0 data-xu-xmpp-1 data-xv-xmpp-0 data-xw-xmpp-0 data-xx-xmpp-0 data-xw-xmpp-postgresql-0 \
+  data-xx-xmpp-postgresql-0; do k delete pvc "$pvc" --wait=false >/dev/null; done
 pass
 
 # ------------------------------------------------------------------ 18. uninstall leaves only the claims
