@@ -501,7 +501,6 @@ domain "{DOMAIN}" {{
   certificate "{crt}" key "{key}"
   registration {registration}
   profile modern
-  archive {{ default always }}
   groupchat "conference" {{ archive on; create anyone }}
   upload "upload" {{ max-size 10MB; url "http://127.0.0.1:{http}" }}
 }}

@@ -186,6 +186,12 @@ pub enum ArchivePolicy {
     Never,
 }
 
+impl ArchivePolicy {
+    /// Without `default`: every one-to-one message is archived, as Prosody does by default and as
+    /// clients on several devices need (each fetches what the others sent and received).
+    pub const DEFAULT: ArchivePolicy = ArchivePolicy::Always;
+}
+
 /// A duration as written: `30d` is `Duration { amount: 30, unit: Day }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration {

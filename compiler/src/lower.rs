@@ -407,7 +407,7 @@ fn check_domain(domain: &ast::Domain, services: &mut Vec<(String, Span)>, sink: 
                 }
                 if once(&mut seen, "archive", a.span, sink) && a.enabled {
                     out.archive = Some(ir::Archive {
-                        default: a.default.as_ref().map_or(ir::ArchivePolicy::Roster, |p| p.value),
+                        default: a.default.as_ref().map_or(ir::ArchivePolicy::DEFAULT, |p| p.value),
                         retention: a.retention.as_ref().map(|r| r.value),
                     });
                 }
@@ -451,7 +451,7 @@ fn check_domain(domain: &ast::Domain, services: &mut Vec<(String, Span)>, sink: 
                 if once(&mut seen, "profile", *span, sink) {
                     out.features.extend(facts::PROFILE_MODERN);
                     if out.archive.is_none() && !seen.contains_key("archive") {
-                        out.archive = Some(ir::Archive { default: ir::ArchivePolicy::Roster, retention: None });
+                        out.archive = Some(ir::Archive { default: ir::ArchivePolicy::DEFAULT, retention: None });
                     }
                 }
             }

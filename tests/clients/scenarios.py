@@ -143,18 +143,28 @@ async def scenario_groupchat():
 
 
 async def scenario_archive():
+    """bob writes to alice, neither in the other's roster: the message is in both archives (what
+    `profile modern` promises users with several devices)."""
     a = await login("alice", plugins=["xep_0313"])
-    b = await login("bob")
+    b = await login("bob", plugins=["xep_0313"])
+    for me, other in ((a, "bob"), (b, "alice")):
+        roster = await me.get_roster()
+        items = roster["roster"]["items"] if roster else {}
+        assert slixmpp.JID(f"{other}@{ARGS.domain}") not in items, f"{other} is in {me.boundjid.user}'s roster"
     marker = f"archived {time.time()}"
     b.send_message(mto=f"alice@{ARGS.domain}", mbody=marker, mtype="chat")
     await until(lambda: marker in bodies(a), "the live message")
     await asyncio.sleep(1)
-    found = []
-    async for msg in a.plugin["xep_0313"].iterate(with_jid=slixmpp.JID(f"bob@{ARGS.domain}"), total=50):
-        found.append(str(msg["mam_result"]["forwarded"]["stanza"]["body"]))
+    missing = []
+    for me, other in ((a, "bob"), (b, "alice")):
+        found = []
+        async for msg in me.plugin["xep_0313"].iterate(with_jid=slixmpp.JID(f"{other}@{ARGS.domain}"), total=50):
+            found.append(str(msg["mam_result"]["forwarded"]["stanza"]["body"]))
+        if marker not in found:
+            missing.append(f"{me.boundjid.user}'s archive has {found[-3:]}")
     a.disconnect(), b.disconnect()
-    assert marker in found, f"archive has {found[-3:]}"
-    return "MAM returned the message"
+    assert not missing, "; ".join(missing)
+    return "a message between strangers is in both archives"
 
 
 async def scenario_upload():

@@ -87,7 +87,7 @@ Component "pubsub.chat.example.com" "pubsub"
 
 VirtualHost "example.net"
 	admins = { "ops@chat.example.com" }
-	default_archive_policy = "roster"
+	default_archive_policy = true
 
 Component "conference.example.net" "muc"
 	modules_enabled = { "muc_mam" }
