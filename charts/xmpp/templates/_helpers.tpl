@@ -366,6 +366,9 @@ if [ -e "$data/schema.DAT" ]; then
   echo "restore: refused: $data holds a database already; restore into a new release, or delete its claim" >&2; exit 1
 fi
 [ -f "$from/mnesia.backup" ] || { echo "restore: no $from/mnesia.backup in restore.volume" >&2; exit 1; }
+# The uploads first (again at a retry): the folder's contents, since the folder may be a shared
+# volume's root, which is not ours to change.
+if [ -f "$from/upload.tar" ]; then mkdir -p "$data/upload"; tar -C "$data/upload" --strip-components=1 -xf "$from/upload.tar"; fi
 # Mnesia installs a fallback only on the node its schema names: this node, not listening.
 erl -noshell -name "$ERLANG_NODE_ARG" -setcookie restore -erl_epmd_port "$ERL_DIST_PORT" -start_epmd false \
   -dist_listen false -eval '
@@ -382,7 +385,6 @@ end,
 ok = mnesia:install_fallback(Out, [{scope, local}, {mnesia_dir, Dir}]),
 halt(0).' -extra "$from/mnesia.backup" "$data/.restore.backup" "$data" "$ERLANG_NODE_ARG"
 rm -f "$data/.restore.backup"
-if [ -f "$from/upload.tar" ]; then tar -C "$data" -xf "$from/upload.tar"; fi
 {{- else }}
 # (a restore that failed half-way left its own files: it starts again over them)
 if [ ! -e "$mark.started" ] && [ -n "$(ls -A "$data" | grep -v '^lost+found$')" ]; then

@@ -463,7 +463,8 @@ pass
 
 # ------------------------------------------------------------------ 16. backup, lose everything, restore elsewhere
 # Accounts, a roster entry, an archived message, a persistent room and an uploaded file, on ejabberd
-# and on Prosody, each with internal storage (Mnesia, files) and with the bundled PostgreSQL; the
+# and on Prosody, each with internal storage (Mnesia, files) and with the bundled PostgreSQL (ejabberd
+# on Mnesia: two nodes sharing an uploads volume, as the chart asks of a cluster with uploads); the
 # chart's backup CronJob run once; the releases uninstalled and all their claims deleted; the backups'
 # volume kept (reclaim policy Retain) and bound in another namespace, where releases of other names
 # restore from it; the client finds everything.
@@ -474,6 +475,22 @@ kind: PersistentVolumeClaim
 metadata: {name: xmpp-backups}
 spec: {accessModes: [ReadWriteOnce], storageClassName: standard, resources: {requests: {storage: 64Mi}}}
 EOF
+# uploads_claim NAME: a ReadWriteMany claim for a cluster's uploads
+uploads_claim() {
+  k apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: $1}
+spec: {accessModes: [ReadWriteMany], storageClassName: standard, resources: {requests: {storage: 64Mi}}}
+EOF
+}
+# cluster_args RELEASE SERVER STORAGE: two nodes and a shared uploads volume for ejabberd on Mnesia
+cluster_args() {
+  CLUSTER=(--set replicaCount=1)
+  [ "$2:$3" = ejabberd:internal ] || return 0
+  uploads_claim "$1-uploads"
+  CLUSTER=(--set replicaCount=2 --set "uploads.volume.persistentVolumeClaim.claimName=$1-uploads")
+}
 backups=(--set backup.enabled=true --set backup.volume.persistentVolumeClaim.claimName=xmpp-backups --set backup.keep=1)
 backup_now() { # RELEASE RUN: the CronJob's job, run now; its log in $log
   local start; start=$(date +%s%N)
@@ -490,13 +507,20 @@ releases=(xb:ejabberd:internal xq:prosody:internal xc:ejabberd:pg xr:prosody:pg)
 for rel in "${releases[@]}"; do
   IFS=: read -r name server storage <<<"$rel"
   site "$name" "$FIX/site-upgraded.xmpp" "$storage"
-  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$SITE" -f "$FIX/values.yaml" --set server="$server" \
+  cluster_args "$name" "$server" "$storage"
+  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$SITE" -f "$FIX/values.yaml" --set server="$server" "${CLUSTER[@]}" \
     --set postgresql.enabled=$([ "$storage" = pg ] && echo true || echo false) "${backups[@]}" --wait --timeout 5m \
     >/dev/null 2>"$WORK/$name.err" || { cat "$WORK/$name.err" >&2; fail "install $name"; }
   register "$name" "$server" alice bob
   backup_now "$name" 1
   first=$(sed -n 's|^backup: /backup/\([^,]*\),.*|\1|p' <<<"$log" | head -1)
   userdata write "$name" "$name" || fail "$name: writing the user data"
+  if [ "${#CLUSTER[@]}" -gt 2 ]; then # every node sees the uploaded file, whichever took it
+    for pod in "$name-xmpp-0" "$name-xmpp-1"; do
+      k exec "$pod" -c ejabberd -- find /opt/ejabberd/run/upload -name kept.txt | grep -q . ||
+        fail "$name: $pod does not see the uploaded file"
+    done
+  fi
   if [ "$storage" = pg ]; then
     [ "$(sql "$name" "SELECT count(*) FROM ${archive[$server]}")" -gt 0 ] || fail "$name: the archive is not in PostgreSQL"
   fi
@@ -516,6 +540,7 @@ for rel in "${releases[@]}"; do
   k delete job "$name-backup-1" "$name-backup-2" --ignore-not-found --wait=true >/dev/null
   k delete pvc "data-$name-xmpp-0" --wait=true >/dev/null
   [ "$storage" != pg ] || k delete pvc "data-$name-xmpp-postgresql-0" --wait=true >/dev/null
+  [ "$server:$storage" != ejabberd:internal ] || k delete pvc "data-$name-xmpp-1" "$name-uploads" --wait=true >/dev/null
 done
 k delete pvc xmpp-backups --wait=true >/dev/null
 kubectl patch pv "$pv" --type json -p '[{"op":"remove","path":"/spec/claimRef"}]' >/dev/null
@@ -534,10 +559,10 @@ EOF
 for rel in xb:yb:ejabberd:internal xq:yq:prosody:internal xc:yc:ejabberd:pg xr:yr:prosody:pg; do
   IFS=: read -r old name server storage <<<"$rel"
   site "$name" "$FIX/site-upgraded.xmpp" "$storage"
+  cluster_args "$name" "$server" "$storage"
   start=$(date +%s%N)
   # ejabberd on Mnesia: two nodes, the second joins the restored one
-  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$SITE" -f "$FIX/values.yaml" --set server="$server" \
-    --set replicaCount=$([ "$server:$storage" = ejabberd:internal ] && echo 2 || echo 1) \
+  helm xmpp install "$name" "$ROOT/charts/xmpp" -n "$NS" -f "$SITE" -f "$FIX/values.yaml" --set server="$server" "${CLUSTER[@]}" \
     --set postgresql.enabled=$([ "$storage" = pg ] && echo true || echo false) --set restore.from="${made[$old]}" \
     --set restore.volume.persistentVolumeClaim.claimName=xmpp-backups --wait --timeout 5m >/dev/null 2>"$WORK/$name.err" ||
     { cat "$WORK/$name.err" >&2; k logs "$name-xmpp-0" -c restore >&2 || true; fail "install $name restoring ${made[$old]}"; }
