@@ -219,6 +219,22 @@ Usage: {{ $paths := include "xmpp.paths" . | fromJson }}
 {{- end -}}
 
 {{/*
+xmpp.postgresql: the bundled PostgreSQL's facts, in one place: its Service (and StatefulSet) name,
+image, port, the claim's mount path and PGDATA inside it (a folder of its own: the claim's root may
+hold lost+found). Usage: {{ $pg := include "xmpp.postgresql" . | fromJson }}
+*/}}
+{{- define "xmpp.postgresql" -}}
+{{- $claim := "/var/lib/postgresql/data" -}}
+{{- $image := .Values.postgresql.image -}}
+{{- toJson (dict
+  "name" (printf "%s-postgresql" (include "xmpp.fullname" .))
+  "image" (printf "%s:%s" $image.repository $image.tag)
+  "port" 5432
+  "claim" $claim
+  "pgdata" (printf "%s/pgdata" $claim)) -}}
+{{- end -}}
+
+{{/*
 xmpp.erlangEnv: what an ejabberd node (the server, or ejabberdctl beside it) needs to be itself: its
 name, the shared cookie, the distribution port, a writable HOME. With "pod", the node of that pod (for
 ejabberdctl in another pod, as the backup's).
@@ -400,7 +416,7 @@ echo "restore: $from restored"
 {{- end -}}
 
 {{/*
-xmpp.restorePostgresql: the bundled PostgreSQL's restore (dict "from" "step"). Step "arm", in an init
+xmpp.restorePostgresql: the bundled PostgreSQL's restore (dict "from" "step" "claim"). Step "arm", in an init
 container: refuse a database that exists; mark the claim `.restoring` and leave
 /docker-entrypoint-initdb.d/restore.sh, which the image's entrypoint sources once, on the server it
 starts over the new PGDATA (pg_restore of the backup's dump; then the mark goes). Step "start", the
@@ -409,7 +425,7 @@ removed first, since init containers do not run when a container restarts, and t
 serve it as it is.
 */}}
 {{- define "xmpp.restorePostgresql" -}}
-{{- $claim := "/var/lib/postgresql/data" -}}
+{{- $claim := .claim -}}
 {{- $from := printf "/restore/%s" .from -}}
 {{- $mark := printf "%s/.restored-%s" $claim (.from | replace "/" "_") -}}
 {{- if eq .step "arm" -}}
