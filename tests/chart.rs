@@ -345,6 +345,11 @@ fn inconsistent_values_are_refused_with_a_reason() {
         ),
         ("examples/site.xmpp", &["restore.from=team/xmpp-xmpp/20261202T010203Z"], "needs restore.volume"),
         ("examples/site.xmpp", &["restore.from=../../etc"], "restore/from"),
+        (
+            "examples/production.xmpp",
+            &["coturn.enabled=true", "coturn.relayPorts.expose=true", "coturn.relayPorts.max=50000"],
+            "keep the range to 1-200 ports",
+        ),
     ];
     for (dsl, sets, says) in cases {
         let mut args = vec!["render", "charts/xmpp", "-f", dsl, "--set", "secrets.existingSecret=s"];
@@ -356,6 +361,44 @@ fn inconsistent_values_are_refused_with_a_reason() {
             assert!(!o.status.success(), "{helm} {sets:?} was accepted");
             assert!(text(&o.stderr).contains(says), "{helm} {sets:?}: {}", text(&o.stderr));
         }
+    }
+}
+
+/// coturn serves TURN over TLS and DTLS with the release's certificate when there is one, and lists
+/// its relay ports on its Service when asked (a Service cannot carry a range).
+#[test]
+#[ignore = "needs tests/setup: real Helm 3 and 4, kubernetes-validate"]
+fn coturn_serves_tls_and_can_expose_its_relay_ports() {
+    let ports = |docs: &[Value]| -> Vec<(String, u64, String)> {
+        let service = find(docs, "Service", "-coturn").unwrap();
+        let ports = service["spec"]["ports"].as_sequence().unwrap().iter();
+        ports
+            .map(|p| {
+                let name = p["name"].as_str().unwrap().to_string();
+                (name, p["port"].as_u64().unwrap(), p["protocol"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    let args = |docs: &[Value]| serde_norway::to_string(&find(docs, "Deployment", "-coturn").unwrap()["spec"]).unwrap();
+    for helm in HELMS {
+        let plain = render(helm, "examples/production.xmpp", &["--set", "coturn.enabled=true"]);
+        assert!(ports(&plain).iter().all(|p| p.1 == 3478), "{helm}: {:?}", ports(&plain));
+        assert!(args(&plain).contains("--no-tls --no-dtls"), "{helm}");
+
+        let tls = ["--set", "coturn.enabled=true", "--set", "tls.existingSecret=chat-tls"];
+        let docs = render(helm, "examples/production.xmpp", &tls);
+        let p = ports(&docs);
+        assert!(p.contains(&("turns-tcp".into(), 5349, "TCP".into())), "{helm}: {p:?}");
+        assert!(p.contains(&("turns-udp".into(), 5349, "UDP".into())), "{helm}: {p:?}");
+        assert!(args(&docs).contains("--tls-listening-port=5349 --cert=/etc/xmpp/tls/tls.crt"), "{helm}");
+        assert!(args(&docs).contains("secretName: chat-tls"), "{helm}");
+
+        let exposed = [&tls[..], &["--set", "coturn.relayPorts.expose=true,coturn.relayPorts.min=50000"]].concat();
+        let exposed = [&exposed[..], &["--set", "coturn.relayPorts.max=50009,coturn.externalIP=203.0.113.7"]].concat();
+        let docs = render(helm, "examples/production.xmpp", &exposed);
+        let relays: Vec<u64> = ports(&docs).iter().filter(|p| p.0.starts_with("relay-")).map(|p| p.1).collect();
+        assert_eq!(relays, (50000..=50009).collect::<Vec<u64>>(), "{helm}");
+        assert!(args(&docs).contains("--external-ip=203.0.113.7"), "{helm}");
     }
 }
 

@@ -74,8 +74,9 @@ pub enum Statement {
 
 #[derive(Debug)]
 pub enum AuthKind {
-    Internal,
-    Sql,
+    /// With the SCRAM settings, if any.
+    Internal(Option<Settings>),
+    Sql(Option<Settings>),
     Ldap(Settings),
     External(Spanned<String>),
 }
@@ -158,6 +159,7 @@ pub enum DomainItem {
     Profile(Span),
     Groupchat { name: Spanned<String>, settings: Option<Settings>, span: Span },
     Upload { name: Spanned<String>, settings: Option<Settings>, span: Span },
+    Proxy { name: Spanned<String>, settings: Option<Settings>, span: Span },
     Pubsub(Spanned<String>),
     Contact(Settings),
     MaxSessions(Spanned<Value>),
@@ -234,6 +236,17 @@ pub enum ListenItem {
     Bosh(Spanned<String>),
     Upload(Spanned<String>),
     Api { path: Spanned<String>, allow: Vec<Spanned<String>> },
+    Verify(Spanned<PeerAuth>),
+    Trust(Spanned<String>),
+}
+
+/// How a peer server proves its name on a federation connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerAuth {
+    /// With a certificate that validates (SASL EXTERNAL, XEP-0178); the default.
+    Certificate,
+    /// Also with dialback (XEP-0220) when its certificate does not validate.
+    Dialback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -65,8 +65,9 @@ codes! {
     BadPath = "E009", "HTTP paths start with `/` and hold no blanks or quotes; file paths (certificates, programs, secrets) \
         are absolute, since the server's working folder is not the config's.";
     /// `websocket "/ws"` on a `client` listener: the option belongs to another listener kind.
-    MisplacedOption = "E010", "`websocket`, `bosh`, `upload` and `api` are served by the `http` listener; `tls` belongs on `client` \
-        and `federation` listeners.";
+    MisplacedOption = "E010", "`websocket`, `bosh`, `upload` and `api` are served by the `http` listener. `tls required` and \
+        `tls optional` (STARTTLS) belong on `client` and `federation` listeners; an `http` listener takes `tls direct` \
+        (HTTPS, with the domain's certificate) or `tls terminated` (TLS ends in front of it, at an Ingress).";
     /// A file with no `domain` block.
     NoDomain = "E011", "A deployment serves at least one domain: `domain \"chat.example.com\" { … }`.";
     /// `features carbns`: a word that is not one of the choices.
@@ -102,6 +103,11 @@ codes! {
     /// `api "/api"` with a Prosody target: the server has no such feature.
     NotOnServer = "W001", "One of the targeted servers cannot express this feature, which is rendered only for the \
         server that can; the other output says so in a comment where it can. Nothing is dropped silently.";
+    /// `upload "upload" { url "https://…" }` served by a listener that does no TLS.
+    PlainHttp = "W002", "A URL given to clients says `https`, but the http listener that serves it does plain HTTP and \
+        has neither `tls direct` (HTTPS itself) nor `tls terminated` (TLS ends in front of it). Clients would find \
+        nothing speaking TLS there, unless a proxy the DSL does not know about stands in front: then say so with \
+        `tls terminated`.";
 }
 
 impl From<Code> for &'static str {

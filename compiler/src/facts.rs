@@ -109,12 +109,20 @@ pub const GROUPCHAT: Module = Module { ejabberd: "mod_muc", prosody: "muc" };
 pub const GROUPCHAT_ADMIN: &str = "mod_muc_admin";
 /// ejabberd's entity capabilities, which mod_pubsub (PEP) needs.
 pub const EJABBERD_CAPS: &str = "mod_caps";
+/// LDAP's port, and the attribute that holds the user name, when `auth ldap` names none.
+pub const LDAP_PORT: u16 = 389;
+pub const LDAP_UID: &str = "uid";
+pub const PROXY: Module = Module { ejabberd: "mod_proxy65", prosody: "proxy65" };
+/// The file-transfer proxy's port when `proxy` names none (ejabberd's default).
+pub const PROXY_PORT: u16 = 7777;
 pub const PUBSUB: Module = Module { ejabberd: "mod_pubsub", prosody: "pubsub" };
 pub const REGISTRATION: Module = Module { ejabberd: "mod_register", prosody: "register" };
 pub const PROSODY_INVITES: &[&str] = &["invites", "invites_register", "invites_adhoc"];
 pub const CONTACT: Module = Module { ejabberd: "mod_disco", prosody: "server_contact_info" };
 pub const TURN: Module = Module { ejabberd: "mod_stun_disco", prosody: "turn_external" };
 pub const EJABBERD_INVITES_MODULE: &str = "mod_invites";
+/// Dialback (XEP-0220) for federation; Prosody loads it always (PROSODY_CORE).
+pub const EJABBERD_DIALBACK: &str = "mod_s2s_dialback";
 pub const PROSODY_METRICS: &str = "http_openmetrics";
 /// ejabberd's admin REST API; Prosody has none.
 pub const EJABBERD_API: &str = "mod_http_api";
@@ -245,6 +253,10 @@ pub enum Construct {
     UploadQuota,
     /// Upload quotas that differ between domains.
     UploadQuotaDiffer,
+    /// `auth internal { scram sha-512 }`.
+    ScramSha512,
+    /// `proxy "name"` in a domain (one domain at most; its port is no listener's).
+    Proxy,
     /// `auth sql` (it needs a `storage` block with a database).
     AuthSql,
     /// `auth ldap { … }`.
@@ -279,6 +291,8 @@ impl Construct {
             Construct::Upload => "`upload \"name\"`",
             Construct::UploadQuota => "`upload … { quota … }`",
             Construct::UploadQuotaDiffer => "upload quotas differing between domains",
+            Construct::Proxy => "`proxy \"name\"`",
+            Construct::ScramSha512 => "`scram sha-512`",
             Construct::AuthSql => "`auth sql`",
             Construct::AuthLdap => "`auth ldap { … }`",
             Construct::AuthExternal => "`auth external \"/path\"`",
@@ -383,9 +397,9 @@ pub const CAPABILITIES: &[Capability] = &[
         ..row(Construct::UploadQuotaDiffer, Server::Ejabberd, Since::Never, Otherwise::Refuse)
     },
     Capability {
-        message: "prosody has no bundled LDAP authentication",
-        hint: Some("try `auth internal`, or target ejabberd only (prosody needs the community module mod_auth_ldap)"),
-        ..row(Construct::AuthLdap, Server::Prosody, Since::Never, Otherwise::Refuse)
+        message: "prosody has no SCRAM-SHA-512 (it stores SHA-1 or SHA-256 keys)",
+        hint: Some("try `scram sha-256`, which both servers offer"),
+        ..row(Construct::ScramSha512, Server::Prosody, Since::Never, Otherwise::Refuse)
     },
     Capability {
         message: "prosody has no bundled external-program authentication",

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-pub use crate::ast::{ArchivePolicy, Duration, LogLevel, Secret, SqlKind, TimeUnit, TlsMode};
+pub use crate::ast::{ArchivePolicy, Duration, LogLevel, PeerAuth, Secret, SqlKind, TimeUnit, TlsMode};
 use crate::facts::{self, Construct, Feature, Server, Version};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct Deployment {
     pub domains: Vec<Domain>,
     pub listeners: Vec<Listener>,
     pub auth: Auth,
+    /// How passwords the server stores are proven (internal and SQL accounts).
+    pub scram: Scram,
     pub storage: Storage,
     pub limits: Limits,
     pub turn: Option<Turn>,
@@ -38,6 +40,7 @@ pub struct Domain {
     pub features: BTreeSet<Feature>,
     pub groupchat: Option<Groupchat>,
     pub upload: Option<Upload>,
+    pub proxy: Option<Proxy>,
     /// The full host name of the pubsub service.
     pub pubsub: Option<String>,
     /// XEP-0157 addresses by kind (`abuse`, `admin`, …), kinds in a fixed order.
@@ -100,6 +103,49 @@ pub struct Upload {
     pub quota: Option<u64>,
     /// The public base URL, when the HTTP listener is behind a proxy.
     pub url: Option<String>,
+}
+
+/// A file-transfer proxy (XEP-0065): clients are told to connect to `host` on `port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    pub host: String,
+    pub label: String,
+    pub port: u16,
+    /// The IP address it binds to.
+    pub address: String,
+}
+
+/// SCRAM (RFC 5802, 7677): the hash the stored keys use. The `-PLUS` mechanisms (channel binding to
+/// the TLS connection) are offered wherever the connection allows: neither server can withdraw them
+/// safely (with them disabled, Prosody and ejabberd 24.12 refuse the plain SCRAM of a client that could
+/// bind, RFC 5802's `y` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scram {
+    pub hash: ScramHash,
+}
+
+impl Default for Scram {
+    fn default() -> Scram {
+        Scram { hash: ScramHash::Sha1 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScramHash {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+impl ScramHash {
+    /// As the DSL and the SASL mechanism names write it: `SHA-1`, `SHA-256`, `SHA-512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScramHash::Sha1 => "SHA-1",
+            ScramHash::Sha256 => "SHA-256",
+            ScramHash::Sha512 => "SHA-512",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,19 +229,48 @@ pub struct Listener {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Service {
-    Client { tls: TlsMode },
-    Federation { tls: TlsMode },
+    Client {
+        tls: TlsMode,
+    },
+    Federation {
+        tls: TlsMode,
+        peers: PeerAuth,
+        /// The CA bundle peers' certificates are checked against (else the system's).
+        trust: Option<String>,
+    },
     Http(Http),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Http {
-    /// TLS ends in front of the listener, so its WebSocket and BOSH sessions count as encrypted.
-    pub tls_terminated: bool,
+    pub tls: HttpTls,
     pub websocket: Option<String>,
     pub bosh: Option<String>,
     pub upload: Option<String>,
     pub api: Option<Api>,
+}
+
+/// How an http listener does TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpTls {
+    /// Plain HTTP.
+    #[default]
+    None,
+    /// HTTPS from the first byte, with the domain's certificate (`tls direct`).
+    Direct,
+    /// TLS ends in front of the listener (an Ingress), so its WebSocket and BOSH sessions count as
+    /// encrypted (`tls terminated`).
+    Terminated,
+}
+
+impl Http {
+    /// The scheme a client outside reaches the listener with.
+    pub fn scheme(&self) -> &'static str {
+        match self.tls {
+            HttpTls::None => "http",
+            HttpTls::Direct | HttpTls::Terminated => "https",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,14 +295,17 @@ impl Service {
     /// `terminated` (in front of an http listener) or `none`.
     pub fn tls(&self) -> &'static str {
         match self {
-            Service::Client { tls } | Service::Federation { tls } => match tls {
+            Service::Client { tls } | Service::Federation { tls, .. } => match tls {
                 TlsMode::Required => "required",
                 TlsMode::Optional => "optional",
                 TlsMode::Direct => "direct",
                 TlsMode::Terminated => "terminated",
             },
-            Service::Http(h) if h.tls_terminated => "terminated",
-            Service::Http(_) => "none",
+            Service::Http(h) => match h.tls {
+                HttpTls::None => "none",
+                HttpTls::Direct => "direct",
+                HttpTls::Terminated => "terminated",
+            },
         }
     }
 
@@ -235,20 +313,75 @@ impl Service {
         match self {
             Service::Client { tls: TlsMode::Direct } => "client-tls",
             Service::Client { .. } => "client",
-            Service::Federation { tls: TlsMode::Direct } => "federation-tls",
+            Service::Federation { tls: TlsMode::Direct, .. } => "federation-tls",
             Service::Federation { .. } => "federation",
+            Service::Http(Http { tls: HttpTls::Direct, .. }) => "https",
             Service::Http(_) => "http",
         }
     }
 }
 
 impl Deployment {
-    /// The HTTP listener, if there is one.
+    /// The first HTTP listener, if there is one: where `metrics` is served.
     pub fn http(&self) -> Option<(&Listener, &Http)> {
-        self.listeners.iter().find_map(|l| match &l.service {
+        self.https().next()
+    }
+
+    /// Every HTTP listener, in source order.
+    pub fn https(&self) -> impl Iterator<Item = (&Listener, &Http)> {
+        self.listeners.iter().filter_map(|l| match &l.service {
             Service::Http(h) => Some((l, h)),
             _ => None,
         })
+    }
+
+    /// How peer servers prove their names, and the CAs their certificates are checked against: the
+    /// first federation listener's (the servers apply them server-wide).
+    pub fn federation(&self) -> Option<(PeerAuth, Option<&str>)> {
+        self.listeners.iter().find_map(|l| match &l.service {
+            Service::Federation { peers, trust, .. } => Some((*peers, trust.as_deref())),
+            _ => None,
+        })
+    }
+
+    /// The HTTP listener that serves a route (`h.upload`, `h.api`, …), if any does: each route is
+    /// served by one listener at most (the checker sees to it).
+    pub fn serving<T>(&self, route: impl Fn(&Http) -> Option<&T>) -> Option<(&Listener, &T)> {
+        self.https().find_map(|(l, h)| route(h).map(|r| (l, r)))
+    }
+
+    /// Where clients reach a domain's uploads, without the upload path: the `url` given, else derived
+    /// from the listener that serves the upload route (`host`: the upload service's name as the
+    /// server writes it). Behind `tls terminated` the listener's port is inside: the URL has none.
+    pub fn upload_base(&self, upload: &Upload, host: &str) -> String {
+        if let Some(url) = &upload.url {
+            return url.trim_end_matches('/').to_string();
+        }
+        let Some((l, _)) = self.serving(|h| h.upload.as_ref()) else { return format!("http://{host}") };
+        let Service::Http(h) = &l.service else { return format!("http://{host}") };
+        match (h.tls, l.port) {
+            (HttpTls::Terminated, _) | (HttpTls::Direct, 443) | (HttpTls::None, 80) => {
+                format!("{}://{host}", h.scheme())
+            }
+            (_, port) => format!("{}://{host}:{port}", h.scheme()),
+        }
+    }
+
+    /// The file-transfer proxy, if a domain has one (one domain at most: the checker sees to it).
+    pub fn proxy(&self) -> Option<&Proxy> {
+        self.domains.iter().find_map(|dom| dom.proxy.as_ref())
+    }
+
+    /// The routes of all HTTP listeners together, as Prosody serves them: on every HTTP port.
+    pub fn all_routes(&self) -> Http {
+        let pick = |route: fn(&Http) -> &Option<String>| self.https().find_map(|(_, h)| route(h).clone());
+        Http {
+            tls: HttpTls::None,
+            websocket: pick(|h| &h.websocket),
+            bosh: pick(|h| &h.bosh),
+            upload: pick(|h| &h.upload),
+            api: self.serving(|h| h.api.as_ref()).map(|(_, a)| a.clone()),
+        }
     }
 
     /// The oldest release of `server` to emit for, or `None` when it is not a target.
@@ -267,15 +400,18 @@ impl Deployment {
         (old && env).then(|| format!("{}/{}", self.secrets_dir, facts::EJABBERD_SECRETS_FILE))
     }
 
-    /// The paths an HTTP listener serves, as `(kind, path)`: what an Ingress routes to it.
-    pub fn routes(&self, http: &Http) -> Vec<(&'static str, String)> {
+    /// The paths an HTTP listener serves, as `(kind, path)`: what an Ingress routes to it. `metrics`
+    /// is served by the first HTTP listener.
+    pub fn routes(&self, listener: &Listener) -> Vec<(&'static str, String)> {
+        let Service::Http(http) = &listener.service else { return Vec::new() };
+        let first = self.http().is_some_and(|(l, _)| l.port == listener.port);
         let mut routes = Vec::new();
         let mut add = |kind, path: &Option<String>| routes.extend(path.clone().map(|p| (kind, p)));
         add("websocket", &http.websocket);
         add("bosh", &http.bosh);
         add("upload", &http.upload);
         add("api", &http.api.as_ref().map(|a| a.path.clone()));
-        add("metrics", &self.metrics.as_ref().map(|m| m.path.clone()));
+        add("metrics", &self.metrics.as_ref().filter(|_| first).map(|m| m.path.clone()));
         routes
     }
 

@@ -55,7 +55,7 @@ pub struct OutFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
     pub name: String,
-    /// `client`, `federation` or `http`.
+    /// `client`, `federation`, `http` or `proxy` (XEP-0065 file transfer).
     pub kind: String,
     /// `required` or `optional` (STARTTLS), `direct`, `terminated` or `none`.
     pub tls: String,
@@ -186,11 +186,7 @@ pub fn compile(sources: &[Source]) -> Output {
         }
         let mut kinds_named = std::collections::BTreeSet::new();
         for l in &d.listeners {
-            let routes = match &l.service {
-                ir::Service::Http(h) => d.routes(h),
-                _ => Vec::new(),
-            };
-            let routes = routes.into_iter().map(|(kind, path)| Route { kind: kind.into(), path }).collect();
+            let routes = d.routes(l).into_iter().map(|(kind, path)| Route { kind: kind.into(), path }).collect();
             // Kubernetes wants one name per port, of at most 15 characters: the first listener of a kind
             // is named by it, the others by kind and port (`client-5422`), which are unique as ports are.
             let kind = l.service.name();
@@ -206,6 +202,16 @@ pub fn compile(sources: &[Source]) -> Output {
                 kind: l.service.kind().into(),
                 tls: l.service.tls().into(),
                 port: l.port,
+                routes,
+            });
+        }
+        if let Some(p) = d.proxy() {
+            let routes = Vec::new();
+            output.ports.push(Port {
+                name: "proxy65".into(),
+                kind: "proxy".into(),
+                tls: "none".into(),
+                port: p.port,
                 routes,
             });
         }

@@ -73,6 +73,7 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
         domains: Vec::new(),
         listeners: Vec::new(),
         auth: ir::Auth::Internal,
+        scram: ir::Scram::default(),
         storage: ir::Storage::Internal,
         limits: ir::Limits::default(),
         turn: None,
@@ -97,6 +98,9 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
     let mut domains: BTreeSet<String> = BTreeSet::new();
     let mut services: Vec<(String, Span)> = Vec::new();
     let mut ports: BTreeSet<u16> = BTreeSet::new();
+    // Which http listener serves each kind of route: one at most, as Prosody serves its paths on
+    // every HTTP port alike.
+    let mut routes: BTreeMap<&str, u16> = BTreeMap::new();
     let mut metrics_span = None;
     for st in &statements {
         match st {
@@ -132,6 +136,16 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
             }
             Statement::Listen(listen) => {
                 if let Some(listener) = check_listen(listen, sink) {
+                    for (kind, _) in d.routes(&listener) {
+                        if let Some(other) = routes.insert(kind, listener.port).filter(|p| *p != listener.port) {
+                            sink.error(
+                                Code::Duplicate,
+                                listen.port.span,
+                                format!("`{kind}` is already served by the http listener on port {other}"),
+                            )
+                            .hint("serve each kind of route from one http listener");
+                        }
+                    }
                     if ports.insert(listener.port) {
                         d.listeners.push(listener);
                     } else {
@@ -145,7 +159,7 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
             }
             Statement::Auth(auth) => {
                 if once(&mut once_seen, "auth", auth.span, sink) {
-                    d.auth = check_auth(auth, sink);
+                    (d.auth, d.scram) = check_auth(auth, sink);
                 }
             }
             Statement::Storage(storage) => {
@@ -232,10 +246,12 @@ fn dependencies(d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
         sink.error(Code::NeedsListener, span, "`metrics` is served over HTTP, but there is no `listen http`")
             .hint("try `listen http 5280 { }`");
     }
-    if let (Some(span), Some(m), Some(h)) = (metrics_span, &d.metrics, http) {
+    if let (Some(span), Some(m)) = (metrics_span, &d.metrics) {
+        // Prosody serves every path on every HTTP port: metrics' path must be free on all of them.
         let taken = d
-            .routes(h)
-            .into_iter()
+            .listeners
+            .iter()
+            .flat_map(|l| d.routes(l))
             .find(|(kind, path)| *kind != "metrics" && path.trim_end_matches('/') == m.path.trim_end_matches('/'));
         if let Some((kind, path)) = taken {
             sink.error(Code::Duplicate, span, format!("`{path}` is served by both `{kind}` and `metrics`"))
@@ -245,12 +261,28 @@ fn dependencies(d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
     let sessions: BTreeSet<Option<u64>> = d.domains.iter().map(|dom| dom.max_sessions).collect();
     let quotas: BTreeSet<u64> = d.domains.iter().filter_map(|dom| dom.upload.as_ref()?.quota).collect();
     let sql = matches!(d.storage, ir::Storage::Sql(_));
+    let upload = d.serving(|h| h.upload.as_ref()).map(|(l, _)| l);
+    let proxies = sink.uses.iter().filter(|u| u.construct == Construct::Proxy).count();
     for u in sink.uses.clone() {
         match u.construct {
             Construct::Upload => {
-                if http.is_none_or(|h| h.upload.is_none()) {
+                if upload.is_none() {
                     sink.error(Code::NeedsListener, u.span, "`upload` needs an http listener that serves uploads")
                         .hint("try `upload \"/upload\"` inside `listen http 5280 { … }`");
+                }
+                let plain = upload.filter(|l| matches!(&l.service, ir::Service::Http(h) if h.tls == ir::HttpTls::None));
+                let https_url = d
+                    .domains
+                    .iter()
+                    .filter_map(|dom| dom.upload.as_ref()?.url.as_deref())
+                    .find(|url| url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")));
+                if let (Some(listener), Some(url)) = (plain, https_url) {
+                    sink.warning(
+                        Code::PlainHttp,
+                        u.span,
+                        format!("`{url}` is https, but the http listener on port {} serves plain HTTP", listener.port),
+                    )
+                    .hint("try `tls direct` on that listener, or `tls terminated` when TLS ends in front of it");
                 }
                 if quotas.len() > 1 {
                     sink.used(Construct::UploadQuotaDiffer, u.span, "");
@@ -259,6 +291,16 @@ fn dependencies(d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
             Construct::AuthSql if !sql => {
                 sink.error(Code::MissingSetting, u.span, "`auth sql` needs a `storage` block with a database")
                     .hint("try `storage postgres { host \"db\"; database \"xmpp\"; user \"xmpp\"; password env(\"XMPP_DB_PASSWORD\") }`");
+            }
+            Construct::Proxy => {
+                if proxies > 1 {
+                    sink.error(Code::Duplicate, u.span, "`proxy` is declared in more than one domain")
+                        .hint("keep `proxy` in one domain: every domain's users may use it");
+                }
+                if d.listeners.iter().any(|l| l.port.to_string() == u.arg) {
+                    sink.error(Code::Duplicate, u.span, format!("port {} is already used by a listener", u.arg))
+                        .hint(format!("try `port {}`, or another free port", facts::PROXY_PORT));
+                }
             }
             Construct::MaxSessions if sessions.len() > 1 => sink.used(Construct::MaxSessionsDiffer, u.span, ""),
             _ => {}
@@ -372,6 +414,7 @@ fn check_domain(domain: &ast::Domain, services: &mut Vec<(String, Span)>, sink: 
         features: BTreeSet::new(),
         groupchat: None,
         upload: None,
+        proxy: None,
         pubsub: None,
         contact: Vec::new(),
         max_sessions: None,
@@ -471,6 +514,16 @@ fn check_domain(domain: &ast::Domain, services: &mut Vec<(String, Span)>, sink: 
                     && let Some(host) = service_host(name, &out.name, &mut hosts, sink)
                 {
                     out.upload = check_upload(host, &name.value, settings.as_ref(), sink);
+                }
+            }
+            DomainItem::Proxy { name, settings, span } => {
+                if once(&mut seen, "proxy", *span, sink)
+                    && let Some(host) = service_host(name, &out.name, &mut hosts, sink)
+                {
+                    out.proxy = check_proxy(host, &name.value, settings.as_ref(), sink);
+                    // Its port, for the checks once the listeners are known.
+                    let port = out.proxy.as_ref().map_or(String::new(), |p| p.port.to_string());
+                    sink.used(Construct::Proxy, *span, &port);
                 }
             }
             DomainItem::Pubsub(name) => {
@@ -583,12 +636,29 @@ fn check_upload(host: String, label: &str, settings: Option<&Settings>, sink: &m
     })
 }
 
-fn check_auth(auth: &Spanned<ast::AuthKind>, sink: &mut Sink) -> ir::Auth {
-    match &auth.value {
-        ast::AuthKind::Internal => ir::Auth::Internal,
-        ast::AuthKind::Sql => {
+fn check_proxy(host: String, label: &str, settings: Option<&Settings>, sink: &mut Sink) -> Option<ir::Proxy> {
+    let empty = Settings::default();
+    let f = Fields::new(settings.unwrap_or(&empty), "proxy", &["port", "address"], sink);
+    let address = match (f.string("address", sink), f.get("address")) {
+        (Some(a), Some(v)) => match a.parse::<IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => {
+                sink.error(Code::BadAddress, v.span, format!("`{a}` is not an IP address"))
+                    .hint("try \"0.0.0.0\" for every IPv4 address, or \"127.0.0.1\"");
+                return None;
+            }
+        },
+        _ => facts::DEFAULT_ADDRESS.to_string(),
+    };
+    Some(ir::Proxy { host, label: label.to_string(), port: f.port("port", sink).unwrap_or(facts::PROXY_PORT), address })
+}
+
+fn check_auth(auth: &Spanned<ast::AuthKind>, sink: &mut Sink) -> (ir::Auth, ir::Scram) {
+    let auth = match &auth.value {
+        ast::AuthKind::Internal(settings) => return (ir::Auth::Internal, check_scram(settings.as_ref(), sink)),
+        ast::AuthKind::Sql(settings) => {
             sink.used(Construct::AuthSql, auth.span, "");
-            ir::Auth::Internal
+            return (ir::Auth::Internal, check_scram(settings.as_ref(), sink));
         }
         ast::AuthKind::External(program) => {
             sink.used(Construct::AuthExternal, auth.span, "");
@@ -604,16 +674,48 @@ fn check_auth(auth: &Spanned<ast::AuthKind>, sink: &mut Sink) -> ir::Auth {
                 sink.error(Code::MissingSetting, settings.span, "an ldap block needs `server` and `base`")
                     .hint("try `ldap { server \"ldap.example.com\"; base \"ou=users,dc=example,dc=com\" }`");
             }
+            // Server names are joined by blanks for Prosody, the attribute goes into a search filter.
+            if let (Some(bad), Some(v)) =
+                (servers.iter().find(|s| !is_domain_name(s) && s.parse::<IpAddr>().is_err()), f.get("server"))
+            {
+                sink.error(Code::BadDomain, v.span, format!("`{bad}` is not a host name or IP address"))
+                    .hint("try \"ldap.example.com\"");
+            }
+            let uid = f.string("uid", sink).unwrap_or_else(|| facts::LDAP_UID.to_string());
+            let attribute = uid.starts_with(|c: char| c.is_ascii_alphabetic())
+                && uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if let (false, Some(v)) = (attribute, f.get("uid")) {
+                sink.error(Code::BadValue, v.span, format!("`{uid}` is not an LDAP attribute name"))
+                    .hint(format!("try \"{}\"", facts::LDAP_UID));
+            }
             ir::Auth::Ldap(ir::Ldap {
                 servers,
-                port: f.port("port", sink).unwrap_or(389),
+                port: f.port("port", sink).unwrap_or(facts::LDAP_PORT),
                 base: base.unwrap_or_default(),
                 bind: f.string("bind", sink),
                 password: f.secret("password", sink),
-                uid: f.string("uid", sink).unwrap_or_else(|| "uid".to_string()),
+                uid,
             })
         }
-    }
+    };
+    (auth, ir::Scram::default())
+}
+
+/// `{ scram sha-256 }` after `auth internal` or `auth sql`.
+fn check_scram(settings: Option<&Settings>, sink: &mut Sink) -> ir::Scram {
+    let Some(settings) = settings else { return ir::Scram::default() };
+    let f = Fields::new(settings, "auth", &["scram"], sink);
+    let hash = match f.word("scram", &["sha-1", "sha-256", "sha-512"], sink).as_deref() {
+        Some("sha-256") => ir::ScramHash::Sha256,
+        Some("sha-512") => {
+            if let Some(v) = f.get("scram") {
+                sink.used(Construct::ScramSha512, v.span, "");
+            }
+            ir::ScramHash::Sha512
+        }
+        _ => ir::ScramHash::Sha1,
+    };
+    ir::Scram { hash }
 }
 
 fn check_storage(storage: &Spanned<ast::StorageKind>, sink: &mut Sink) -> ir::Storage {
@@ -739,6 +841,8 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
     };
     let kind = listen.kind.value;
     let mut tls = ir::TlsMode::Required;
+    let mut peers = ir::PeerAuth::Certificate;
+    let mut trust = None;
     let mut http = ir::Http::default();
     let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
     // Each path one handler: ejabberd keeps one handler per path, Prosody one module.
@@ -747,16 +851,27 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
         let span = item.span;
         let (name, only_http) = match &item.value {
             ListenItem::Tls(m) if m.value == ir::TlsMode::Terminated => ("tls terminated", true),
-            ListenItem::Tls(_) => ("tls", false),
+            // HTTPS from the first byte: on any listener.
+            ListenItem::Tls(m) if m.value == ir::TlsMode::Direct => ("tls direct", kind == ListenerKind::Http),
+            ListenItem::Tls(m) if m.value == ir::TlsMode::Optional => ("tls optional", false),
+            ListenItem::Tls(_) => ("tls required", false),
             ListenItem::Websocket(_) => ("websocket", true),
             ListenItem::Bosh(_) => ("bosh", true),
             ListenItem::Upload(_) => ("upload", true),
             ListenItem::Api { .. } => ("api", true),
+            ListenItem::Verify(_) => ("verify", false),
+            ListenItem::Trust(_) => ("trust", false),
         };
+        if matches!(item.value, ListenItem::Verify(_) | ListenItem::Trust(_)) && kind != ListenerKind::Federation {
+            sink.error(Code::MisplacedOption, span, format!("`{name}` belongs on a `federation` listener"));
+            continue;
+        }
         if only_http != (kind == ListenerKind::Http) {
             let belongs = if only_http { "an `http` listener" } else { "a `client` or `federation` listener" };
-            let name = if name == "tls" && kind == ListenerKind::Http { "tls required|optional|direct" } else { name };
-            sink.error(Code::MisplacedOption, span, format!("`{name}` belongs on {belongs}"));
+            let e = sink.error(Code::MisplacedOption, span, format!("`{name}` belongs on {belongs}"));
+            if kind == ListenerKind::Http && name.starts_with("tls") {
+                e.hint("on an http listener, try `tls direct` (HTTPS) or `tls terminated` (TLS ends in front)");
+            }
             continue;
         }
         if seen.insert(if name.starts_with("tls") { "tls" } else { name }, span).is_some() {
@@ -772,8 +887,16 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
             continue;
         }
         match &item.value {
-            ListenItem::Tls(m) if m.value == ir::TlsMode::Terminated => http.tls_terminated = true,
+            ListenItem::Tls(m) if kind == ListenerKind::Http => {
+                http.tls = if m.value == ir::TlsMode::Direct { ir::HttpTls::Direct } else { ir::HttpTls::Terminated };
+            }
             ListenItem::Tls(m) => tls = m.value,
+            ListenItem::Verify(v) => peers = v.value,
+            ListenItem::Trust(path) => {
+                if absolute_path(path, sink) {
+                    trust = Some(path.value.clone());
+                }
+            }
             ListenItem::Websocket(p) => http.websocket = check_path(p, sink),
             ListenItem::Bosh(p) => http.bosh = check_path(p, sink),
             ListenItem::Upload(p) => http.upload = check_path(p, sink),
@@ -787,7 +910,7 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
     }
     let service = match kind {
         ListenerKind::Client => ir::Service::Client { tls },
-        ListenerKind::Federation => ir::Service::Federation { tls },
+        ListenerKind::Federation => ir::Service::Federation { tls, peers, trust },
         ListenerKind::Http => ir::Service::Http(http),
     };
     Some(ir::Listener { port: port?, address: address?, service })

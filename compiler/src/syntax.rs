@@ -286,6 +286,7 @@ fn is_item(rule: Rule) -> bool {
             | Rule::profile
             | Rule::groupchat
             | Rule::upload
+            | Rule::proxy
             | Rule::pubsub
             | Rule::contact
             | Rule::max_sessions
@@ -294,6 +295,8 @@ fn is_item(rule: Rule) -> bool {
             | Rule::bosh
             | Rule::upload_path
             | Rule::api
+            | Rule::verify
+            | Rule::trust
             | Rule::setting
     )
 }
@@ -441,8 +444,8 @@ impl Builder {
                 let mut it = p.into_inner().skip(1);
                 let kind = it.next()?;
                 let value = match kind.as_rule() {
-                    Rule::kw_internal => AuthKind::Internal,
-                    Rule::kw_sql => AuthKind::Sql,
+                    Rule::kw_internal => AuthKind::Internal(it.next().map(|s| self.settings(&s))),
+                    Rule::kw_sql => AuthKind::Sql(it.next().map(|s| self.settings(&s))),
                     Rule::kw_ldap => AuthKind::Ldap(self.settings(&it.next()?)),
                     _ => AuthKind::External(self.string(&it.next()?)),
                 };
@@ -568,15 +571,15 @@ impl Builder {
             }
             Rule::features => DomainItem::Features(p.into_inner().skip(1).map(|w| self.text(&w)).collect()),
             Rule::profile => DomainItem::Profile(span),
-            Rule::groupchat | Rule::upload => {
-                let is_upload = p.as_rule() == Rule::upload;
+            Rule::groupchat | Rule::upload | Rule::proxy => {
+                let rule = p.as_rule();
                 let mut it = p.into_inner().skip(1);
                 let name = self.string(&it.next()?);
                 let settings = it.next().map(|s| self.settings(&s));
-                if is_upload {
-                    DomainItem::Upload { name, settings, span }
-                } else {
-                    DomainItem::Groupchat { name, settings, span }
+                match rule {
+                    Rule::upload => DomainItem::Upload { name, settings, span },
+                    Rule::proxy => DomainItem::Proxy { name, settings, span },
+                    _ => DomainItem::Groupchat { name, settings, span },
                 }
             }
             Rule::pubsub => DomainItem::Pubsub(self.string(&p.into_inner().nth(1)?)),
@@ -625,6 +628,17 @@ impl Builder {
                 }
                 Rule::bosh => {
                     let value = ListenItem::Bosh(self.string(&item.into_inner().nth(1)?));
+                    listen.items.push(Spanned { value, span: item_span });
+                }
+                Rule::verify => {
+                    let how = item.into_inner().nth(1)?;
+                    let value =
+                        if how.as_rule() == Rule::kw_dialback { PeerAuth::Dialback } else { PeerAuth::Certificate };
+                    let value = ListenItem::Verify(self.spanned(&how, value));
+                    listen.items.push(Spanned { value, span: item_span });
+                }
+                Rule::trust => {
+                    let value = ListenItem::Trust(self.string(&item.into_inner().nth(1)?));
                     listen.items.push(Spanned { value, span: item_span });
                 }
                 Rule::api => {

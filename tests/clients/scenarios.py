@@ -11,9 +11,11 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import ssl
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import slixmpp
@@ -22,12 +24,33 @@ TIMEOUT = 20
 ARGS = None
 
 
+def tls_context():
+    """What a client trusts: the test CA (--ca), names checked; without one, anything."""
+    if ARGS.ca:
+        return ssl.create_default_context(cafile=ARGS.ca)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def resolve_domain_to_host():
+    """The domain and its services (upload.DOMAIN, …) resolve to --host, as DNS would make them: the
+    names in the URLs a server hands out are then reached, and checked against the certificate."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *rest, **kw):
+        if isinstance(host, str) and (host == ARGS.domain or host.endswith("." + ARGS.domain)):
+            host = ARGS.host
+        return real(host, *rest, **kw)
+
+    socket.getaddrinfo = getaddrinfo
+
+
 class Client(slixmpp.ClientXMPP):
     def __init__(self, jid, password, tls=True):
         super().__init__(jid, password)
-        # The servers under test use throwaway self-signed certificates.
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
+        self.ssl_context = tls_context()
         self.enable_direct_tls = False
         self.enable_starttls = tls
         self.enable_plaintext = not tls
@@ -37,9 +60,14 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("carbon_received", lambda m: self.carbons.append(m))
 
 
-async def login(user, resource="test", plugins=(), tls=True):
-    """A connected client with a session, or an exception."""
-    c = Client(f"{user}@{ARGS.domain}/{resource}", ARGS.password, tls=tls)
+async def login(user, resource="test", plugins=(), tls=True, tls12=False, at=None):
+    """A connected client with a session, or an exception. `tls12`: TLS 1.2 at most, where a client
+    can bind SCRAM to the channel (tls-unique; Python has no tls-exporter for TLS 1.3). `at`: the
+    (domain, host, port) of another server than the one under test."""
+    domain, host, port = at or (ARGS.domain, ARGS.host, ARGS.port)
+    c = Client(f"{user}@{domain}/{resource}", ARGS.password, tls=tls)
+    if tls12:
+        c.ssl_context.maximum_version = ssl.TLSVersion.TLSv1_2
     for p in plugins:
         c.register_plugin(p)
     started = asyncio.get_running_loop().create_future()
@@ -51,7 +79,7 @@ async def login(user, resource="test", plugins=(), tls=True):
     c.add_event_handler("session_start", lambda _: done("session"))
     c.add_event_handler("failed_all_auth", lambda _: done("auth failed"))
     c.add_event_handler("disconnected", lambda _: done("disconnected"))
-    c.connect(ARGS.host, ARGS.port)
+    c.connect(host, port)
     result = await asyncio.wait_for(started, TIMEOUT)
     if result != "session":
         raise RuntimeError(result)
@@ -83,6 +111,31 @@ async def scenario_login_starttls():
     return f"{mech.split('-PLUS')[0]} login over STARTTLS"
 
 
+async def scenario_sasl():
+    """The mechanism the server's offer leads a client to is the one the DSL chose (--sasl): its SCRAM
+    hash, and `-PLUS` (channel binding) exactly when the DSL offers it."""
+    c = await login("alice", "sasl", tls12=True)
+    mech = c.plugin["feature_mechanisms"].mech.name
+    version = c.socket.version() if hasattr(c.socket, "version") else None
+    c.disconnect()
+    assert mech == ARGS.sasl, f"logged in with {mech}, expected {ARGS.sasl}"
+    return f"{mech} over {version}"
+
+
+async def scenario_password_refused():
+    """A wrong password opens no session."""
+    c = Client(f"alice@{ARGS.domain}/wrong", ARGS.password + "-wrong")
+    c.ssl_context = tls_context()
+    result = asyncio.get_running_loop().create_future()
+    for event, value in (("session_start", "session"), ("failed_all_auth", "refused"), ("disconnected", "closed")):
+        c.add_event_handler(event, lambda _, v=value: result.done() or result.set_result(v))
+    c.connect(ARGS.host, ARGS.port)
+    got = await asyncio.wait_for(result, TIMEOUT)
+    c.disconnect()
+    assert got != "session", "a session was opened with a wrong password"
+    return f"wrong password: {got}"
+
+
 async def scenario_plaintext_refused():
     try:
         c = await login("alice", tls=False)
@@ -98,6 +151,22 @@ async def scenario_message():
     await until(lambda: "hello bob" in bodies(b), "the message")
     a.disconnect(), b.disconnect()
     return "alice → bob delivered"
+
+
+async def scenario_federation():
+    """alice on this server and bob on the peer (--peer DOMAIN:HOST:PORT) each send the other a
+    message: it crosses the federation link both ways."""
+    domain, host, port = ARGS.peer.split(":")
+    a = await login("alice")
+    b = await login("bob", at=(domain, host, int(port)))
+    try:
+        a.send_message(mto=f"bob@{domain}", mbody="from alice across", mtype="chat")
+        await until(lambda: "from alice across" in bodies(b), f"alice's message at bob@{domain}")
+        b.send_message(mto=f"alice@{ARGS.domain}", mbody="from bob across", mtype="chat")
+        await until(lambda: "from bob across" in bodies(a), f"bob's message at alice@{ARGS.domain}")
+    finally:
+        a.disconnect(), b.disconnect()
+    return f"{ARGS.domain} ⇄ {domain}: a message each way"
 
 
 async def scenario_offline():
@@ -177,14 +246,87 @@ async def scenario_upload():
     get = slot["http_upload_slot"]["get"]["url"]
     headers = {h["name"]: h["value"] for h in slot["http_upload_slot"]["put"]["headers"]}
     headers["Content-Type"] = "text/plain"
-    req = urllib.request.Request(put, data=data, method="PUT", headers=headers)
-    with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
-        assert r.status in (200, 201), r.status
-    with urllib.request.urlopen(get, timeout=TIMEOUT) as r:
-        got = r.read()
     a.disconnect()
+    # XEP-0363: the slot's URLs are HTTPS, and the server proves it is the upload service's name.
+    assert put.startswith("https://") and get.startswith("https://"), f"slot URLs {put} {get}"
+    ctx = tls_context()
+    req = urllib.request.Request(put, data=data, method="PUT", headers=headers)
+    with urllib.request.urlopen(req, timeout=TIMEOUT, context=ctx) as r:
+        assert r.status in (200, 201), r.status
+    with urllib.request.urlopen(get, timeout=TIMEOUT, context=ctx) as r:
+        got = r.read()
     assert got == data, got
-    return "slot, PUT, GET round trip"
+    return f"slot, PUT, GET over HTTPS ({urllib.parse.urlsplit(put).hostname}, test CA), bytes equal"
+
+
+async def scenario_proxy():
+    """XEP-0065: alice finds the server's bytestream proxy, and sends bob bytes through it."""
+    a = await login("alice", "sender", plugins=["xep_0065"])
+    b = await login("bob", "receiver", plugins=["xep_0065"])
+    b.plugin["xep_0065"].auto_accept = True
+    got = bytearray()
+    b.add_event_handler("socks5_data", got.extend)
+    try:
+        proxies = await a.plugin["xep_0065"].discover_proxies(timeout=TIMEOUT)
+        assert slixmpp.JID(ARGS.proxy) in proxies, f"{ARGS.proxy} not among the proxies found: {proxies}"
+        host, port = proxies[slixmpp.JID(ARGS.proxy)]
+        data = os.urandom(64 * 1024)
+        sock = await a.plugin["xep_0065"].handshake(b.boundjid, timeout=TIMEOUT)
+        assert sock is not None, "no bytestream was opened"
+        await sock.write(data)
+        # As a file transfer ends: the sender closes the stream, the receiver reads to its end.
+        sock.transport.close()
+        await until(lambda: len(got) >= len(data), f"{len(data)} bytes at bob")
+    finally:
+        a.disconnect(), b.disconnect()
+    assert bytes(got) == data, "the bytes differ"
+    return f"{len(data)} bytes through {ARGS.proxy} (streamhost {host}), equal"
+
+
+def turn_allocates(host, port, username, password):
+    """Whether coturn grants an allocation to these credentials and relays through it (Debian's
+    turnutils_uclient, client to client through the relay: it exits non-zero when no allocation is
+    granted, and its last tally says how many packets went through)."""
+    import re
+    import subprocess
+    ip = socket.getaddrinfo(host, port, socket.AF_INET)[0][4][0]
+    out = subprocess.run(
+        ["turnutils_uclient", "-y", "-n", "3", "-m", "1", "-u", username, "-w", password, "-p", str(port), ip],
+        capture_output=True, text=True, timeout=TIMEOUT,
+    )
+    tallies = re.findall(r"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", out.stdout)
+    relayed = bool(tallies) and int(tallies[-1][1]) > 0
+    return out.returncode == 0 and relayed
+
+
+async def scenario_turn():
+    """XEP-0215: the server hands out time-limited TURN credentials that coturn accepts; a wrong or an
+    expired one is refused."""
+    import base64
+    import hashlib
+    import hmac
+    from slixmpp.xmlstream import ET
+    a = await login("alice", "turn")
+    iq = a.Iq()
+    iq["type"], iq["to"] = "get", ARGS.domain
+    iq.append(ET.Element("{urn:xmpp:extdisco:2}services"))
+    reply = await iq.send(timeout=TIMEOUT)
+    a.disconnect()
+    services = [s.attrib for s in reply.xml.iter("{urn:xmpp:extdisco:2}service")]
+    turn = [s for s in services if s.get("type") == "turn" and s.get("transport", "udp") == "udp"]
+    assert turn, f"no udp turn service among {services}"
+    s = turn[0]
+    user, password, port = s.get("username"), s.get("password"), int(s.get("port"))
+    assert user and password, f"the turn service has no credentials: {s}"
+    expiry = int(user.split(":")[0])
+    left = expiry - time.time()
+    assert 60 < left <= 2 * 86400, f"the credential expires in {left:.0f} s"
+    assert turn_allocates(s["host"], port, user, password), "coturn refused the server's credentials"
+    assert not turn_allocates(s["host"], port, user, password + "x"), "coturn accepted a wrong password"
+    old = str(int(time.time()) - 60) + (":" + user.split(":", 1)[1] if ":" in user else "")
+    old_password = base64.b64encode(hmac.new(ARGS.turn_secret.encode(), old.encode(), hashlib.sha1).digest()).decode()
+    assert not turn_allocates(s["host"], port, old, old_password), "coturn accepted an expired credential"
+    return f"coturn allocated with the server's credential (valid {left / 3600:.0f} h); wrong and expired refused"
 
 
 async def scenario_registration():
@@ -351,13 +493,18 @@ async def scenario_stay_connected():
 
 SCENARIOS = {
     "login-starttls": scenario_login_starttls,
+    "sasl": scenario_sasl,
     "plaintext-refused": scenario_plaintext_refused,
+    "password-refused": scenario_password_refused,
     "message": scenario_message,
     "offline": scenario_offline,
+    "federation": scenario_federation,
     "carbons": scenario_carbons,
     "groupchat": scenario_groupchat,
     "archive": scenario_archive,
     "upload": scenario_upload,
+    "proxy": scenario_proxy,
+    "turn": scenario_turn,
     "registration": scenario_registration,
     "stream-resumption": scenario_stream_resumption,
     "websocket": scenario_websocket,
@@ -386,13 +533,19 @@ if __name__ == "__main__":
     p.add_argument("--password", required=True)
     p.add_argument("--muc")
     p.add_argument("--upload")
+    p.add_argument("--proxy", help="proxy: the file-transfer proxy's JID")
+    p.add_argument("--peer", help="federation: the other server, DOMAIN:HOST:PORT (its client port)")
+    p.add_argument("--turn-secret", help="turn: the secret shared with coturn, to forge an expired credential")
     p.add_argument("--registration", default="closed")
+    p.add_argument("--sasl", default="SCRAM-SHA-1", help="sasl: the mechanism the client must end up with")
     p.add_argument("--http", type=int)
+    p.add_argument("--ca", help="the CA that signed the server's certificates: TLS is verified against it")
     p.add_argument("--websocket", default="/xmpp-websocket")
     p.add_argument("--bosh", default="/http-bind")
     p.add_argument("--expect", help="disco: a service JID the domain must list")
     p.add_argument("--hold", help="stay-connected: the file whose appearance ends the wait")
-    p.add_argument("--only", default=",".join(s for s in SCENARIOS if s not in ("disco", "stay-connected")))
+    p.add_argument("--only", default=",".join(s for s in SCENARIOS if s not in ("disco", "stay-connected", "federation")))
     ARGS = p.parse_args()
+    resolve_domain_to_host()
     logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)
     asyncio.run(main())

@@ -2,6 +2,7 @@
 //! folders, processes that are always stopped, and a bare-bones HTTP client for loopback.
 #![allow(dead_code, clippy::unwrap_used, clippy::print_stdout)]
 
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -52,6 +53,12 @@ pub fn text(bytes: &[u8]) -> String {
 /// A port that was free on 127.0.0.1 a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `N` distinct free loopback ports: held open together while chosen, so none is handed out twice.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
 }
 
 /// Where tests/setup puts the tools it builds.
@@ -152,20 +159,64 @@ pub fn stream_features(port: u16, domain: &str) -> std::io::Result<String> {
     Ok(text(&got))
 }
 
-/// A self-signed certificate and key for `domain`, written into `dir`.
-pub fn self_signed(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
-    let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    let out = run(Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj"])
-        .arg(format!("/CN={domain}"))
-        .arg("-addext")
-        .arg(format!("subjectAltName=DNS:{domain}"))
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt));
-    assert!(out.status.success(), "openssl failed: {}", text(&out.stderr));
-    (crt, key)
+/// A certificate authority of the tests' own: `ca.crt` in its folder is what clients trust.
+pub struct TestCa {
+    pub crt: PathBuf,
+    key: PathBuf,
+}
+
+impl TestCa {
+    pub fn new(dir: &Path) -> TestCa {
+        let (crt, key) = (dir.join("ca.crt"), dir.join("ca.key"));
+        let out = run(Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=helm-xmpp test CA"])
+            .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt));
+        assert!(out.status.success(), "openssl failed: {}", text(&out.stderr));
+        TestCa { crt, key }
+    }
+
+    /// A server certificate for `domain` and its services (`*.domain`), as `dir/DOMAIN.crt` and
+    /// `dir/DOMAIN.key`; good for both TLS server and client use (federation authenticates both ends).
+    pub fn issue(&self, dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
+        let (crt, key, csr) =
+            (dir.join(format!("{domain}.crt")), dir.join(format!("{domain}.key")), dir.join(format!("{domain}.csr")));
+        let ext = dir.join(format!("{domain}.ext"));
+        fs::write(
+            &ext,
+            format!("subjectAltName=DNS:{domain},DNS:*.{domain}\nextendedKeyUsage=serverAuth,clientAuth\n"),
+        )
+        .unwrap();
+        let req = run(Command::new("openssl")
+            .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj"])
+            .arg(format!("/CN={domain}"))
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr));
+        assert!(req.status.success(), "openssl failed: {}", text(&req.stderr));
+        let sign = run(Command::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
+            .arg(&csr)
+            .arg("-CA")
+            .arg(&self.crt)
+            .arg("-CAkey")
+            .arg(&self.key)
+            .arg("-extfile")
+            .arg(&ext)
+            .arg("-out")
+            .arg(&crt));
+        assert!(sign.status.success(), "openssl failed: {}", text(&sign.stderr));
+        (crt, key)
+    }
+}
+
+/// A certificate for `domain` (and `*.domain`) from a fresh test CA in `dir` (`dir/ca.crt`).
+pub fn certificate(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
+    TestCa::new(dir).issue(dir, domain)
 }
 
 /// Gives `path` (recursively) to a system user, so a server running as that user can use it.
@@ -251,5 +302,174 @@ impl Drop for Postgres {
             .args(["-m", "immediate", "stop"])
             .stdout(std::process::Stdio::null())
             .status();
+    }
+}
+
+/// An OpenLDAP server (Debian's slapd) of its own on a free loopback port, as the openldap user,
+/// holding `ou=people,SUFFIX` with one `inetOrgPerson` per user; stopped when dropped. Searching
+/// needs a bind (as `cn=admin,SUFFIX`): anonymous callers may only authenticate.
+pub struct Slapd {
+    pub port: u16,
+    pub suffix: String,
+    _daemon: Daemon,
+    dir: TempDir,
+}
+
+impl Slapd {
+    /// `users`: `(uid, password)`; `admin_password` is the bind DN's.
+    pub fn start(suffix: &str, admin_password: &str, users: &[(&str, &str)]) -> Slapd {
+        let dir = TempDir::new("hx-slapd").unwrap();
+        let port = free_port();
+        fs::create_dir_all(dir.0.join("db")).unwrap();
+        let conf = format!(
+            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+             include /etc/ldap/schema/nis.schema\ninclude /etc/ldap/schema/inetorgperson.schema\n\
+             modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\n\
+             database mdb\nmaxsize 16777216\nsuffix \"{suffix}\"\nrootdn \"cn=admin,{suffix}\"\nrootpw {pw}\n\
+             directory {d}/db\naccess to attrs=userPassword by anonymous auth by * none\n\
+             access to * by users read by anonymous auth\n",
+            d = dir.0.display(),
+            pw = ssha(admin_password),
+        );
+        fs::write(dir.0.join("slapd.conf"), conf).unwrap();
+        chown(&dir.0, "openldap");
+        let child = Command::new("/usr/sbin/slapd")
+            .args(["-d", "0", "-u", "openldap", "-g", "openldap", "-h"])
+            .arg(format!("ldap://127.0.0.1:{port}/"))
+            .arg("-f")
+            .arg(dir.0.join("slapd.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(dir.0.join("slapd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let slapd = Slapd { port, suffix: suffix.to_string(), _daemon: Daemon(child), dir };
+        assert!(
+            wait_until(Duration::from_secs(15), || TcpStream::connect(("127.0.0.1", port)).is_ok()),
+            "slapd does not listen: {}",
+            fs::read_to_string(slapd.dir.0.join("slapd.log")).unwrap_or_default()
+        );
+        let dc = suffix.split(',').next().and_then(|p| p.strip_prefix("dc=")).unwrap_or("test");
+        let mut ldif = format!(
+            "dn: {suffix}\nobjectClass: dcObject\nobjectClass: organization\no: helm-xmpp tests\ndc: {dc}\n\n\
+             dn: ou=people,{suffix}\nobjectClass: organizationalUnit\nou: people\n"
+        );
+        for (uid, password) in users {
+            ldif.push_str(&format!(
+                "\ndn: uid={uid},ou=people,{suffix}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\nsn: {uid}\n\
+                 userPassword: {}\n",
+                ssha(password)
+            ));
+        }
+        let mut add = piped(
+            Command::new("ldapadd")
+                .args(["-x", "-H", &format!("ldap://127.0.0.1:{port}/"), "-D", &format!("cn=admin,{suffix}")])
+                .args(["-w", admin_password]),
+        );
+        add.stdin.take().unwrap().write_all(ldif.as_bytes()).unwrap();
+        let out = add.wait_with_output().unwrap();
+        assert!(out.status.success(), "ldapadd failed: {}{}", text(&out.stdout), text(&out.stderr));
+        slapd
+    }
+}
+
+/// A salted SHA-1 password hash as slapd stores it (`{SSHA}…`), from slappasswd.
+fn ssha(password: &str) -> String {
+    let o = run(Command::new("slappasswd").args(["-s", password]));
+    assert!(o.status.success(), "slappasswd failed: {}", text(&o.stderr));
+    text(&o.stdout).trim().to_string()
+}
+
+/// A server process in the foreground, killed when dropped.
+pub struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Debian's coturn on a free loopback port, as the turnserver user, checking time-limited
+/// credentials against a shared secret (the TURN REST scheme that XEP-0215 servers hand out);
+/// stopped when dropped.
+pub struct Coturn {
+    pub port: u16,
+    _daemon: Daemon,
+    _dir: TempDir,
+}
+
+impl Coturn {
+    pub fn start(realm: &str, secret: &str) -> Coturn {
+        let dir = TempDir::new("hx-coturn").unwrap();
+        let port = free_port();
+        // The secret in a config file the server reads, not on a command line anyone may list.
+        let conf = dir.0.join("turnserver.conf");
+        fs::write(&conf, format!("use-auth-secret\nstatic-auth-secret={secret}\nrealm={realm}\n")).unwrap();
+        chown(&dir.0, "turnserver");
+        let child = Command::new("/usr/bin/turnserver")
+            .arg("-c")
+            .arg(&conf)
+            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--listening-port", &port.to_string()])
+            .args(["--min-port", "49200", "--max-port", "49400", "--no-tls", "--no-dtls", "--no-cli"])
+            .args(["--allow-loopback-peers", "--log-file", "stdout", "--simple-log"])
+            .args(["--proc-user", "turnserver", "--proc-group", "turnserver"])
+            .stdout(fs::File::create(dir.0.join("turnserver.log")).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let log = dir.0.join("turnserver.log");
+        let coturn = Coturn { port, _daemon: Daemon(child), _dir: dir };
+        // It listens on TCP and UDP alike: TCP says when it is up.
+        let ready = wait_until(Duration::from_secs(15), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        assert!(ready, "coturn did not start: {}", fs::read_to_string(log).unwrap_or_default());
+        coturn
+    }
+}
+
+/// A network namespace of the test's own, with only its loopback up, and its own `/etc/hosts` and
+/// `/etc/resolv.conf` (`ip netns exec` lays `/etc/netns/NAME/*` over `/etc`): names resolve to the
+/// loopback addresses given, and a DNS query goes to its own 127.0.0.1, where nothing answers. Nothing
+/// inside can reach any other address. Removed when dropped (stop what runs inside first).
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(prefix: &str, hosts: &[(&str, &str)]) -> Netns {
+        let name = format!("{prefix}-{}", std::process::id());
+        let etc = PathBuf::from("/etc/netns").join(&name);
+        fs::create_dir_all(&etc).unwrap();
+        let mut table = String::from("127.0.0.1 localhost\n");
+        for (ip, host) in hosts {
+            table.push_str(&format!("{ip} {host}\n"));
+        }
+        fs::write(etc.join("hosts"), table).unwrap();
+        fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+        let netns = Netns { name };
+        for args in [&["netns", "add", &netns.name][..], &["-n", &netns.name, "link", "set", "lo", "up"]] {
+            let o = run(Command::new("ip").args(args));
+            assert!(o.status.success(), "ip {args:?}: {}", text(&o.stderr));
+        }
+        netns
+    }
+
+    /// `program` run inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(program);
+        c
+    }
+
+    /// Whether something inside accepts TCP connections on `ip:port`.
+    pub fn listening(&self, ip: &str, port: u16) -> bool {
+        let probe = format!("exec 3<>/dev/tcp/{ip}/{port}");
+        run(self.command("bash").args(["-c", &probe])).status.success()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = fs::remove_dir_all(PathBuf::from("/etc/netns").join(&self.name));
     }
 }

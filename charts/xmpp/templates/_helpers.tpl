@@ -118,22 +118,24 @@ Usage: {{ include "xmpp.cookieSecret" . }}
 {{- end -}}
 
 {{/*
-xmpp.http: the DSL's HTTP listener as JSON (`{}` when there is none).
+xmpp.http: the DSL's first HTTP listener that speaks plain HTTP (an Ingress's backend; one with
+`tls direct` serves HTTPS itself), as JSON (`{}` when there is none).
 Usage: {{ $http := include "xmpp.http" . | fromJson }}
 */}}
 {{- define "xmpp.http" -}}
 {{- $http := dict -}}
-{{- range .Values.compiled.ports }}{{ if and (eq .kind "http") (not $http) }}{{ $http = . }}{{ end }}{{ end -}}
+{{- range .Values.compiled.ports }}{{ if and (eq .kind "http") (ne .tls "direct") (not $http) }}{{ $http = . }}{{ end }}{{ end -}}
 {{- toJson $http -}}
 {{- end -}}
 
 {{/*
-xmpp.route: the path the HTTP listener serves for a kind of route, or empty.
+xmpp.route: the path an HTTP listener without direct TLS serves for a kind of route, or empty.
 Usage: {{ include "xmpp.route" (list . "metrics") }}
 */}}
 {{- define "xmpp.route" -}}
+{{- $kind := index . 1 -}}
 {{- $http := include "xmpp.http" (index . 0) | fromJson -}}
-{{- range ($http.routes | default list) }}{{ if eq .kind (index $ 1) }}{{ .path }}{{ end }}{{ end -}}
+{{- range ($http.routes | default list) }}{{ if eq .kind $kind }}{{ .path }}{{ end }}{{ end -}}
 {{- end -}}
 
 {{/*

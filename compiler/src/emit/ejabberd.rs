@@ -6,8 +6,8 @@ use serde_norway::{Mapping, Value};
 use super::Modules;
 use crate::facts::{self, Construct, EJABBERD_API, EJABBERD_API_COMMANDS, Feature, Server, Version};
 use crate::ir::{
-    ArchivePolicy, Auth, Creators, Deployment, Domain, LogLevel, Registration, Secret, Service, SqlKind, Storage,
-    TlsMode,
+    ArchivePolicy, Auth, Creators, Deployment, Domain, HttpTls, LogLevel, PeerAuth, Registration, ScramHash, Secret,
+    Service, SqlKind, Storage, TlsMode,
 };
 
 pub const FILE_NAME: &str = "ejabberd.yml";
@@ -30,10 +30,13 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
 
     put(&mut top, "listen", Value::Sequence(d.listeners.iter().map(|l| listener(l, d)).collect()));
     if let Some(tls) = d.listeners.iter().find_map(|l| match l.service {
-        Service::Federation { tls } => Some(tls),
+        Service::Federation { tls, .. } => Some(tls),
         _ => None,
     }) {
         put(&mut top, "s2s_use_starttls", s(if tls == TlsMode::Optional { "optional" } else { "required" }));
+    }
+    if let Some((_, Some(ca))) = d.federation() {
+        put(&mut top, "ca_file", s(ca));
     }
 
     auth(&mut top, d);
@@ -49,7 +52,7 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     put(&mut top, "acl", Value::Mapping(acl));
     put(&mut top, "access_rules", access_rules(d));
 
-    if let Some(api) = d.http().and_then(|(_, h)| h.api.as_ref()) {
+    if let Some((_, api)) = d.serving(|h| h.api.as_ref()) {
         let who = Value::Sequence(api.allow.iter().map(|n| map([("ip", s(n))])).collect());
         put(
             &mut top,
@@ -124,6 +127,14 @@ fn auth(top: &mut Mapping, d: &Deployment) {
         Auth::Internal => {
             put(top, "auth_method", strings([if sql { "sql" } else { "mnesia" }]));
             put(top, "auth_password_format", s("scram"));
+            let hash = match d.scram.hash {
+                ScramHash::Sha1 => None,
+                ScramHash::Sha256 => Some("sha256"),
+                ScramHash::Sha512 => Some("sha512"),
+            };
+            if let Some(h) = hash {
+                put(top, "auth_scram_hash", s(h));
+            }
         }
         Auth::External { program } => {
             put(top, "auth_method", strings(["external"]));
@@ -316,15 +327,8 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<Value> {
         m.add(facts::GROUPCHAT_ADMIN, empty());
     }
     if let Some(u) = &dom.upload {
-        let (listener, path) = d
-            .http()
-            .and_then(|(l, h)| h.upload.as_ref().map(|p| (l, p.as_str())))
-            .map_or((None, "/upload"), |(l, p)| (Some(l), p));
-        let put_url = match (&u.url, listener) {
-            (Some(url), _) => format!("{}{path}", url.trim_end_matches('/')),
-            (None, Some(l)) => format!("http://{}.@HOST@:{}{path}", u.label, l.port),
-            (None, None) => format!("http://{}.@HOST@{path}", u.label),
-        };
+        let path = d.serving(|h| h.upload.as_ref()).map_or("/upload", |(_, p)| p.as_str());
+        let put_url = format!("{}{path}", d.upload_base(u, &format!("{}.@HOST@", u.label)));
         let mut opts = Mapping::new();
         put(&mut opts, "host", s(&format!("{}.@HOST@", u.label)));
         put(&mut opts, "put_url", s(&put_url));
@@ -335,6 +339,23 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<Value> {
         } else if u.quota.is_some() {
             m.add(facts::UPLOAD_QUOTA, empty());
         }
+    }
+    if let Some(p) = &dom.proxy {
+        let host = format!("{}.@HOST@", p.label);
+        m.add(
+            facts::PROXY.ejabberd,
+            map([
+                ("host", s(&host)),
+                ("port", Value::Number(p.port.into())),
+                ("ip", s(&p.address)),
+                // What clients are told to connect to: the service's name, as Prosody announces it.
+                ("hostname", s(&host)),
+                ("access", s("local")),
+            ]),
+        );
+    }
+    if d.federation().is_some_and(|(peers, _)| peers == PeerAuth::Dialback) {
+        m.add(facts::EJABBERD_DIALBACK, empty());
     }
     match dom.registration {
         Registration::Open { .. } => m.add(facts::REGISTRATION.ejabberd, map([("access", s("register"))])),
@@ -357,14 +378,12 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<Value> {
         services.extend(t.tls_port.map(|p| service(p, "turns", "tcp", true)));
         m.add(facts::TURN.ejabberd, map([("secret", secret(&t.secret)), ("services", Value::Sequence(services))]));
     }
-    if let Some((_, h)) = d.http() {
-        if h.bosh.is_some() {
-            m.add(facts::BOSH.ejabberd, empty());
-        }
-        if h.api.is_some() {
-            m.add(EJABBERD_API, empty());
-            m.add(EJABBERD_API_COMMANDS, empty());
-        }
+    if d.serving(|h| h.bosh.as_ref()).is_some() {
+        m.add(facts::BOSH.ejabberd, empty());
+    }
+    if d.serving(|h| h.api.as_ref()).is_some() {
+        m.add(EJABBERD_API, empty());
+        m.add(EJABBERD_API_COMMANDS, empty());
     }
     m
 }
@@ -400,7 +419,7 @@ fn listener(l: &crate::ir::Listener, d: &Deployment) -> Value {
             // 23.01 listens with a backlog of 5, too few for a burst of clients.
             put(&mut m, "backlog", Value::Number(128.into()));
         }
-        Service::Federation { tls } => {
+        Service::Federation { tls, .. } => {
             put(&mut m, "module", s("ejabberd_s2s_in"));
             if *tls == TlsMode::Direct {
                 put(&mut m, "tls", Value::Bool(true));
@@ -411,6 +430,9 @@ fn listener(l: &crate::ir::Listener, d: &Deployment) -> Value {
         }
         Service::Http(h) => {
             put(&mut m, "module", s("ejabberd_http"));
+            if h.tls == HttpTls::Direct {
+                put(&mut m, "tls", Value::Bool(true));
+            }
             let mut handlers = Mapping::new();
             if let Some(p) = &h.websocket {
                 put(&mut handlers, p, s(facts::WEBSOCKET.ejabberd));

@@ -4,8 +4,8 @@ use super::Modules;
 use super::lua::{Lua, Writer, quote};
 use crate::facts::{self, Construct, Server, Version};
 use crate::ir::{
-    ArchivePolicy, Creators, Deployment, Domain, Duration, LogLevel, Registration, Secret, Service, SqlKind, Storage,
-    TlsMode,
+    ArchivePolicy, Auth, Certificate, Creators, Deployment, Domain, Duration, Http, HttpTls, LogLevel, PeerAuth,
+    Registration, ScramHash, Secret, Service, SqlKind, Storage, TlsMode,
 };
 
 pub const FILE_NAME: &str = "prosody.cfg.lua";
@@ -32,23 +32,28 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     // Every port list is written, even empty, so Prosody never opens a default port nobody asked for.
     ports(&mut w, d, "c2s", |s| matches!(s, Service::Client { tls } if *tls != TlsMode::Direct));
     ports(&mut w, d, "c2s_direct_tls", |s| matches!(s, Service::Client { tls: TlsMode::Direct }));
-    ports(&mut w, d, "s2s", |s| matches!(s, Service::Federation { tls } if *tls != TlsMode::Direct));
-    ports(&mut w, d, "s2s_direct_tls", |s| matches!(s, Service::Federation { tls: TlsMode::Direct }));
-    ports(&mut w, d, "http", |s| matches!(s, Service::Http(_)));
-    w.set("", "https_ports", &Lua::List(Vec::new()));
+    ports(&mut w, d, "s2s", |s| matches!(s, Service::Federation { tls, .. } if *tls != TlsMode::Direct));
+    ports(&mut w, d, "s2s_direct_tls", |s| matches!(s, Service::Federation { tls: TlsMode::Direct, .. }));
+    ports(&mut w, d, "http", |s| matches!(s, Service::Http(h) if h.tls != HttpTls::Direct));
+    ports(&mut w, d, "https", |s| matches!(s, Service::Http(h) if h.tls == HttpTls::Direct));
     w.set("", "component_ports", &Lua::List(Vec::new()));
+    if let Some(p) = d.proxy() {
+        w.set("", "proxy65_ports", &Lua::List(vec![Lua::Int(p.port.into())]));
+        w.set("", "proxy65_interfaces", &Lua::strings([p.address.as_str()]));
+    }
     for l in &d.listeners {
         match l.service {
             Service::Client { tls } if tls != TlsMode::Direct => {
                 w.set("", "c2s_require_encryption", &Lua::Bool(tls == TlsMode::Required));
             }
-            Service::Federation { tls } if tls != TlsMode::Direct => {
+            Service::Federation { tls, .. } if tls != TlsMode::Direct => {
                 w.set("", "s2s_require_encryption", &Lua::Bool(tls == TlsMode::Required));
             }
             _ => {}
         }
     }
-    if let Some((_, h)) = d.http() {
+    if d.http().is_some() {
+        let h = d.all_routes();
         let mut paths = Vec::new();
         for (module, path) in [
             (facts::WEBSOCKET.prosody, &h.websocket),
@@ -63,10 +68,24 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         if !paths.is_empty() {
             w.set("", "http_paths", &Lua::Table(paths));
         }
-        if h.tls_terminated {
-            // TLS ends at the proxy in front: sessions over HTTP count as encrypted.
+        // TLS ends at the proxy in front: sessions over HTTP count as encrypted.
+        let terminated = |route: fn(&Http) -> Option<&String>| {
+            d.serving(route)
+                .is_some_and(|(l, _)| matches!(&l.service, Service::Http(h) if h.tls == HttpTls::Terminated))
+        };
+        if terminated(|h| h.websocket.as_ref()) {
             w.set("", "consider_websocket_secure", &Lua::Bool(true));
+        }
+        if terminated(|h| h.bosh.as_ref()) {
             w.set("", "consider_bosh_secure", &Lua::Bool(true));
+        }
+        // HTTPS serves every host's routes; a host's own certificate is chosen by SNI where it has one.
+        if let Some(c) = https_certificate(d) {
+            w.set(
+                "",
+                "https_ssl",
+                &Lua::Table(vec![("certificate".into(), Lua::str(&c.cert)), ("key".into(), Lua::str(&c.key))]),
+            );
         }
         if h.api.is_some() {
             w.comment("", "The admin REST API (`api`) has no Prosody equivalent; it is rendered for ejabberd only.");
@@ -74,7 +93,26 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     }
     w.line("");
 
-    w.set("", "authentication", &Lua::str("internal_hashed"));
+    if let Auth::Ldap(l) = &d.auth {
+        // mod_auth_ldap (bundled; needs the `lua-ldap` library): finds the user with `rootdn`, then
+        // binds as the user's entry with the password given, as ejabberd does.
+        w.set("", "authentication", &Lua::str("ldap"));
+        let servers: Vec<String> = l.servers.iter().map(|s| format!("{s}:{}", l.port)).collect();
+        w.set("", "ldap_server", &Lua::str(servers.join(" ")));
+        w.set("", "ldap_base", &Lua::str(&l.base));
+        if let Some(bind) = &l.bind {
+            w.set("", "ldap_rootdn", &Lua::str(bind));
+        }
+        if let Some(p) = &l.password {
+            w.set("", "ldap_password", &secret(p));
+        }
+        w.set("", "ldap_filter", &Lua::str(format!("({}=$user)", l.uid)));
+    } else {
+        w.set("", "authentication", &Lua::str("internal_hashed"));
+    }
+    if d.scram.hash != ScramHash::Sha1 {
+        w.set("", "password_hash", &Lua::str(d.scram.hash.name()));
+    }
     if let Storage::Sql(sql) = &d.storage {
         if sql.only.is_empty() {
             w.set("", "storage", &Lua::str("sql"));
@@ -131,12 +169,21 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
             w.set("", "openmetrics_allow_cidr", &Lua::str(cidr));
         }
     }
+    if let Some((peers, _)) = d.federation() {
+        // Peers prove their names with a certificate that validates; dialback only over one.
+        w.set("", "s2s_secure_auth", &Lua::Bool(peers == PeerAuth::Certificate));
+    }
+    // Server-wide TLS settings; a VirtualHost's own `ssl` is applied over them.
+    let mut ssl = Vec::new();
     if let Some(c) = &d.certificate {
-        w.set(
-            "",
-            "ssl",
-            &Lua::Table(vec![("certificate".into(), Lua::str(&c.cert)), ("key".into(), Lua::str(&c.key))]),
-        );
+        ssl.push(("certificate".to_string(), Lua::str(&c.cert)));
+        ssl.push(("key".to_string(), Lua::str(&c.key)));
+    }
+    if let Some((_, Some(ca))) = d.federation() {
+        ssl.push(("cafile".to_string(), Lua::str(ca)));
+    }
+    if !ssl.is_empty() {
+        w.set("", "ssl", &Lua::Table(ssl));
     }
     for raw in d.raw.iter().filter(|r| r.server == Server::Prosody) {
         w.line("");
@@ -194,16 +241,14 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<()> {
     if d.turn.is_some() {
         m.add(facts::TURN.prosody, ());
     }
-    if let Some((_, h)) = d.http() {
-        if h.websocket.is_some() {
-            m.add(facts::WEBSOCKET.prosody, ());
-        }
-        if h.bosh.is_some() {
-            m.add(facts::BOSH.prosody, ());
-        }
-        if d.metrics.is_some() {
-            m.add(facts::PROSODY_METRICS, ());
-        }
+    if d.serving(|h| h.websocket.as_ref()).is_some() {
+        m.add(facts::WEBSOCKET.prosody, ());
+    }
+    if d.serving(|h| h.bosh.as_ref()).is_some() {
+        m.add(facts::BOSH.prosody, ());
+    }
+    if d.http().is_some() && d.metrics.is_some() {
+        m.add(facts::PROSODY_METRICS, ());
     }
     m
 }
@@ -286,20 +331,32 @@ fn virtual_host(w: &mut Writer, dom: &Domain, extra: &[(String, ())], d: &Deploy
         if let Some(q) = u.quota {
             w.set(i, "http_file_share_daily_quota", &n(q));
         }
+        w.set(i, "http_external_url", &Lua::str(format!("{}/", d.upload_base(u, &u.host))));
         if let Some(url) = &u.url {
-            w.set(i, "http_external_url", &Lua::str(url));
             // Prosody routes HTTP by Host: answer on the URL's host too, not only on the component's name.
             let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or(url);
             w.set(i, "http_host", &Lua::str(host));
         }
-        if d.http().is_some_and(|(_, h)| h.upload.is_some()) {
+        if d.serving(|h| h.upload.as_ref()).is_some() {
             w.comment(i, "Served on the http listener's `file_share` path.");
         }
+    }
+    if let Some(p) = &dom.proxy {
+        w.line("");
+        w.line(&format!("Component {} {}", quote(&p.host), quote(facts::PROXY.prosody)));
+        w.set(i, "proxy65_address", &Lua::str(&p.host));
     }
     if let Some(host) = &dom.pubsub {
         w.line("");
         w.line(&format!("Component {} {}", quote(host), quote(facts::PUBSUB.prosody)));
     }
+}
+
+/// The certificate HTTPS presents when SNI finds no host's own: the server-wide one, else the first
+/// domain's. `None` without a `tls direct` http listener.
+fn https_certificate(d: &Deployment) -> Option<&Certificate> {
+    d.https().find(|(_, h)| h.tls == HttpTls::Direct)?;
+    d.certificate.as_ref().or_else(|| d.domains.iter().find_map(|dom| dom.certificate.as_ref()))
 }
 
 fn ports(w: &mut Writer, d: &Deployment, prefix: &str, is: impl Fn(&Service) -> bool) {

@@ -116,7 +116,7 @@ image_prosody() {
   # (images/prosody/customize.sh)
   local pin=prosody; [ "$3" = 13.0 ] || pin=none
   mmdebstrap_tar "$2" "$pin" \
-    --include=prosody,lua5.4,lua-unbound,lua-sec,lua-readline,lua-dbi-sqlite3,lua-dbi-postgresql,lua-dbi-mysql,ca-certificates,dns-root-data,tini \
+    --include=prosody,lua5.4,lua-unbound,lua-sec,lua-readline,lua-dbi-sqlite3,lua-dbi-postgresql,lua-dbi-mysql,lua-ldap,ca-certificates,dns-root-data,tini \
     --essential-hook='echo "prosody:x:101:102:Prosody XMPP Server,,,:/var/lib/prosody:/usr/sbin/nologin" >> "$1/etc/passwd"
       echo "prosody:x:102:" >> "$1/etc/group"; echo "prosody:*:19000:0:99999:7:::" >> "$1/etc/shadow"' \
     --customize-hook="$HERE/images/prosody/customize.sh"

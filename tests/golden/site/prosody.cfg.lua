@@ -29,6 +29,7 @@ http_paths = { websocket = "/xmpp-websocket"; bosh = "/http-bind" }
 -- The admin REST API (`api`) has no Prosody equivalent; it is rendered for ejabberd only.
 
 authentication = "internal_hashed"
+s2s_secure_auth = true
 
 VirtualHost "chat.example.com"
 	admins = { "alice@chat.example.com", "bob@chat.example.com" }

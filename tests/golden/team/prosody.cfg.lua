@@ -44,6 +44,7 @@ consider_websocket_secure = true
 consider_bosh_secure = true
 
 authentication = "internal_hashed"
+s2s_secure_auth = true
 
 VirtualHost "team.example.com"
 	admins = { "alice@team.example.com" }
@@ -65,4 +66,5 @@ Component "conference.team.example.com" "muc"
 Component "upload.team.example.com" "http_file_share"
 	http_file_share_size_limit = 20971520
 	http_file_share_expires_after = 2592000
+	http_external_url = "https://upload.team.example.com/"
 	-- Served on the http listener's `file_share` path.
