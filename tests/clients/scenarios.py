@@ -25,9 +25,11 @@ ARGS = None
 
 
 def tls_context():
-    """What a client trusts: the test CA (--ca), names checked; without one, anything."""
-    if ARGS.ca:
-        return ssl.create_default_context(cafile=ARGS.ca)
+    """What a client trusts: the test CA (--ca), names checked; without one (or when another script
+    uses Client, as traffic.py and userdata.py do), anything."""
+    ca = getattr(ARGS, "ca", None)
+    if ca:
+        return ssl.create_default_context(cafile=ca)
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
