@@ -66,6 +66,11 @@ const TEST_SECRETS: &[(&str, &str)] = &[
     ("LDAP_PASSWORD", "ldap-s3cret-for-tests"),
 ];
 
+/// The value the tests hand the servers for the secret `name`.
+fn test_secret(name: &str) -> &'static str {
+    TEST_SECRETS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap()
+}
+
 /// An example adapted to this machine: its listeners on free loopback ports, a test certificate,
 /// and the secrets folder in the test's own folder. Returns the DSL and the client port.
 fn adapt(example: &str, dir: &Path, db_port: u16) -> (String, u16, String) {
@@ -163,7 +168,7 @@ struct Prepared {
 fn prepare(name: &str, source: &str) -> Prepared {
     let tmp = TempDir::new("hx-example").unwrap();
     copy_includes(&tmp.0);
-    let db = needs_db(source).then(|| Postgres::start("xmpp", "xmpp", TEST_SECRETS[0].1));
+    let db = needs_db(source).then(|| Postgres::start("xmpp", "xmpp", test_secret("XMPP_DB_PASSWORD")));
     let (dsl, client, domain) = adapt(source, &tmp.0, db.as_ref().map_or(5432, |d| d.port));
     let path = tmp.0.join(format!("{name}.xmpp"));
     fs::write(&path, dsl).unwrap();
@@ -272,14 +277,7 @@ struct Ejabberd {
 
 impl Ejabberd {
     fn ctl(&self) -> Command {
-        let mut c = match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(&self.ctl);
-                c
-            }
-            None => Command::new(&self.ctl),
-        };
+        let mut c = command_in(self.netns.as_deref(), &self.ctl);
         c.arg("--config-dir").arg(&self.dir).env_remove("EJABBERD_CONFIG_PATH");
         c
     }
@@ -456,10 +454,7 @@ impl Prosody {
             assert!(o.status.success(), "{what}: prosodyctl register failed: {}{}", text(&o.stdout), text(&o.stderr));
         }
         let log = dir.join("prosody.log");
-        let mut cmd = match netns {
-            Some(ns) => ns.command("runuser"),
-            None => Command::new("runuser"),
-        };
+        let mut cmd = command_in(netns.map(|n| n.name.as_str()), "runuser");
         cmd.args(["-u", "prosody", "--"]).arg(prosody).args(["-F", "--config"]).arg(&wrapper);
         for (k, v) in TEST_SECRETS {
             cmd.env(k, v);
@@ -525,6 +520,8 @@ struct Variant {
     registration: &'static str,
     auth: String,
     sasl: &'static str,
+    /// The accounts live in an LDAP directory: none are registered with the server.
+    ldap: bool,
 }
 
 impl Variant {
@@ -535,17 +532,22 @@ impl Variant {
         } else {
             ("sha-256", "SCRAM-SHA-256-PLUS")
         };
-        Variant { registration: "open", auth: format!("auth internal {{ scram {hash} }}"), sasl }
+        Variant { registration: "open", auth: format!("auth internal {{ scram {hash} }}"), sasl, ldap: false }
     }
 
     /// Registration closed, and SCRAM's default hash, SHA-1.
     fn closed() -> Variant {
-        Variant { registration: "closed", auth: "auth internal".into(), sasl: "SCRAM-SHA-1-PLUS" }
+        Variant { registration: "closed", auth: "auth internal".into(), sasl: "SCRAM-SHA-1-PLUS", ldap: false }
     }
 
     /// On PostgreSQL: SHA-256 with channel binding.
     fn sql() -> Variant {
-        Variant { registration: "open", auth: "auth sql { scram sha-256 }".into(), sasl: "SCRAM-SHA-256-PLUS" }
+        Variant {
+            registration: "open",
+            auth: "auth sql { scram sha-256 }".into(),
+            sasl: "SCRAM-SHA-256-PLUS",
+            ldap: false,
+        }
     }
 
     /// The accounts in an LDAP directory: the server only checks passwords there (SASL PLAIN, over TLS).
@@ -555,11 +557,7 @@ impl Variant {
             ldap.port,
             s = ldap.suffix
         );
-        Variant { registration: "closed", auth, sasl: "PLAIN" }
-    }
-
-    fn ldap_users(&self) -> bool {
-        self.auth.starts_with("auth ldap")
+        Variant { registration: "closed", auth, sasl: "PLAIN", ldap: true }
     }
 }
 
@@ -649,7 +647,7 @@ fn scenarios(dir: &Path, ports: &ClientPorts, v: &Variant, only: Option<&str>) -
     cmd.arg(root().join("tests/clients/scenarios.py"))
         .args(["--port", &ports.client.to_string(), "--domain", DOMAIN, "--password", PASSWORD])
         .args(["--muc", &format!("conference.{DOMAIN}"), "--upload", &format!("upload.{DOMAIN}")])
-        .args(["--proxy", &format!("proxy.{DOMAIN}"), "--turn-secret", TEST_SECRETS[1].1])
+        .args(["--proxy", &format!("proxy.{DOMAIN}"), "--turn-secret", test_secret("TURN_SECRET")])
         .args(["--registration", v.registration, "--sasl", v.sasl, "--http", &ports.http.to_string()])
         .arg("--ca")
         .arg(dir.join("ca.crt"));
@@ -677,7 +675,7 @@ fn client_run(server: &str, sql: bool, v: &Variant, only: Option<&str>, turn: &C
     let ports = ClientPorts { turn: turn.port, ..ClientPorts::free() };
     let (name, version) = server.split_once(' ').unwrap();
     let targets = format!("{name} >= {version}");
-    let db = sql.then(|| Postgres::start("xmpp", "xmpp", TEST_SECRETS[0].1));
+    let db = sql.then(|| Postgres::start("xmpp", "xmpp", test_secret("XMPP_DB_PASSWORD")));
     let dsl = client_site(&tmp.0, &targets, v, &ports, db.as_ref().map(|d| d.port));
     compile_into(&dsl, &tmp.0);
     if name == "ejabberd" {
@@ -687,7 +685,7 @@ fn client_run(server: &str, sql: bool, v: &Variant, only: Option<&str>, turn: &C
         }
         let ctl = ejabberds().into_iter().find(|(v, _)| *v == version).unwrap().1;
         let node = Ejabberd::start(&ctl, &tmp.0);
-        for user in USERS.iter().filter(|_| !v.ldap_users()) {
+        for user in USERS.iter().filter(|_| !v.ldap) {
             let o = run(node.ctl().args(["register", user, DOMAIN, PASSWORD]));
             assert!(o.status.success(), "register {user}: {}", text(&o.stdout));
         }
@@ -696,8 +694,7 @@ fn client_run(server: &str, sql: bool, v: &Variant, only: Option<&str>, turn: &C
         results
     } else {
         let (_, prosody, prosodyctl) = prosodies().into_iter().find(|(v, _, _)| *v == version).unwrap();
-        let users: Vec<(&str, &str, &str)> =
-            USERS.iter().filter(|_| !v.ldap_users()).map(|u| (*u, DOMAIN, PASSWORD)).collect();
+        let users: Vec<(&str, &str, &str)> = USERS.iter().filter(|_| !v.ldap).map(|u| (*u, DOMAIN, PASSWORD)).collect();
         let _server = Prosody::start_with_users(&prosody, &prosodyctl, &tmp.0, ports.client, server, &users);
         let results = scenarios(&tmp.0, &ports, v, only);
         stored_in_sql(db.as_ref(), "SELECT count(*) FROM prosodyarchive", server);
@@ -720,8 +717,8 @@ fn stored_in_sql(db: Option<&Postgres>, count: &str, server: &str) {
 fn client_scenarios_work_on_every_server() {
     let servers = ["ejabberd 23.01", "ejabberd 24.12", "prosody 0.12", "prosody 13.0"];
     let users: Vec<(&str, &str)> = USERS.iter().map(|u| (*u, PASSWORD)).collect();
-    let directory = Slapd::start("dc=chat,dc=test", TEST_SECRETS[2].1, &users);
-    let turn = Coturn::start(DOMAIN, TEST_SECRETS[1].1);
+    let directory = Slapd::start("dc=chat,dc=test", test_secret("LDAP_PASSWORD"), &users);
+    let turn = Coturn::start(DOMAIN, test_secret("TURN_SECRET"));
     let mut matrix: Vec<(String, Vec<Outcome>)> = Vec::new();
     for server in servers {
         let mut results = client_run(server, false, &Variant::open(server), None, &turn);

@@ -17,8 +17,8 @@ pub struct Deployment {
     pub domains: Vec<Domain>,
     pub listeners: Vec<Listener>,
     pub auth: Auth,
-    /// How passwords the server stores are proven (internal and SQL accounts).
-    pub scram: Scram,
+    /// The hash of the SCRAM keys stored for each password (internal and SQL accounts).
+    pub scram: ScramHash,
     pub storage: Storage,
     pub limits: Limits,
     pub turn: Option<Turn>,
@@ -119,19 +119,9 @@ pub struct Proxy {
 /// the TLS connection) are offered wherever the connection allows: neither server can withdraw them
 /// safely (with them disabled, Prosody and ejabberd 24.12 refuse the plain SCRAM of a client that could
 /// bind, RFC 5802's `y` flag).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scram {
-    pub hash: ScramHash,
-}
-
-impl Default for Scram {
-    fn default() -> Scram {
-        Scram { hash: ScramHash::Sha1 }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ScramHash {
+    #[default]
     Sha1,
     Sha256,
     Sha512,
@@ -324,30 +314,30 @@ impl Service {
 impl Deployment {
     /// The first HTTP listener, if there is one: where `metrics` is served.
     pub fn http(&self) -> Option<(&Listener, &Http)> {
-        self.https().next()
+        self.http_listeners().next()
     }
 
     /// Every HTTP listener, in source order.
-    pub fn https(&self) -> impl Iterator<Item = (&Listener, &Http)> {
+    pub fn http_listeners(&self) -> impl Iterator<Item = (&Listener, &Http)> {
         self.listeners.iter().filter_map(|l| match &l.service {
             Service::Http(h) => Some((l, h)),
             _ => None,
         })
     }
 
-    /// How peer servers prove their names, and the CAs their certificates are checked against: the
-    /// first federation listener's (the servers apply them server-wide).
-    pub fn federation(&self) -> Option<(PeerAuth, Option<&str>)> {
+    /// The first federation listener's TLS, how peer servers prove their names, and the CAs their
+    /// certificates are checked against (the servers apply them server-wide).
+    pub fn federation(&self) -> Option<(TlsMode, PeerAuth, Option<&str>)> {
         self.listeners.iter().find_map(|l| match &l.service {
-            Service::Federation { peers, trust, .. } => Some((*peers, trust.as_deref())),
+            Service::Federation { tls, peers, trust } => Some((*tls, *peers, trust.as_deref())),
             _ => None,
         })
     }
 
-    /// The HTTP listener that serves a route (`h.upload`, `h.api`, …), if any does: each route is
-    /// served by one listener at most (the checker sees to it).
-    pub fn serving<T>(&self, route: impl Fn(&Http) -> Option<&T>) -> Option<(&Listener, &T)> {
-        self.https().find_map(|(l, h)| route(h).map(|r| (l, r)))
+    /// The HTTP listener that serves a route (`h.upload`, `h.api`, …), if any does, with the route:
+    /// each route is served by one listener at most (the checker sees to it).
+    pub fn serving<T>(&self, route: impl Fn(&Http) -> Option<&T>) -> Option<(&Listener, &Http, &T)> {
+        self.http_listeners().find_map(|(l, h)| route(h).map(|r| (l, h, r)))
     }
 
     /// Where clients reach a domain's uploads, without the upload path: the `url` given, else derived
@@ -357,8 +347,7 @@ impl Deployment {
         if let Some(url) = &upload.url {
             return url.trim_end_matches('/').to_string();
         }
-        let Some((l, _)) = self.serving(|h| h.upload.as_ref()) else { return format!("http://{host}") };
-        let Service::Http(h) = &l.service else { return format!("http://{host}") };
+        let Some((l, h, _)) = self.serving(|h| h.upload.as_ref()) else { return format!("http://{host}") };
         match (h.tls, l.port) {
             (HttpTls::Terminated, _) | (HttpTls::Direct, 443) | (HttpTls::None, 80) => {
                 format!("{}://{host}", h.scheme())
@@ -370,18 +359,6 @@ impl Deployment {
     /// The file-transfer proxy, if a domain has one (one domain at most: the checker sees to it).
     pub fn proxy(&self) -> Option<&Proxy> {
         self.domains.iter().find_map(|dom| dom.proxy.as_ref())
-    }
-
-    /// The routes of all HTTP listeners together, as Prosody serves them: on every HTTP port.
-    pub fn all_routes(&self) -> Http {
-        let pick = |route: fn(&Http) -> &Option<String>| self.https().find_map(|(_, h)| route(h).clone());
-        Http {
-            tls: HttpTls::None,
-            websocket: pick(|h| &h.websocket),
-            bosh: pick(|h| &h.bosh),
-            upload: pick(|h| &h.upload),
-            api: self.serving(|h| h.api.as_ref()).map(|(_, a)| a.clone()),
-        }
     }
 
     /// The oldest release of `server` to emit for, or `None` when it is not a target.

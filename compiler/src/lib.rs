@@ -206,14 +206,8 @@ pub fn compile(sources: &[Source]) -> Output {
             });
         }
         if let Some(p) = d.proxy() {
-            let routes = Vec::new();
-            output.ports.push(Port {
-                name: "proxy65".into(),
-                kind: "proxy".into(),
-                tls: "none".into(),
-                port: p.port,
-                routes,
-            });
+            let (name, kind, tls) = ("proxy65".into(), "proxy".into(), "none".into());
+            output.ports.push(Port { name, kind, tls, port: p.port, routes: Vec::new() });
         }
         output.macros_file = d.macros_file().unwrap_or_default();
         output.domains = d.domains.iter().map(|dom| dom.name.clone()).collect();

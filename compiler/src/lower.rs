@@ -73,7 +73,7 @@ pub(crate) fn lower(files: &[ast::File], paths: &[String], sink: &mut Sink) -> D
         domains: Vec::new(),
         listeners: Vec::new(),
         auth: ir::Auth::Internal,
-        scram: ir::Scram::default(),
+        scram: ir::ScramHash::default(),
         storage: ir::Storage::Internal,
         limits: ir::Limits::default(),
         turn: None,
@@ -261,7 +261,7 @@ fn dependencies(d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
     let sessions: BTreeSet<Option<u64>> = d.domains.iter().map(|dom| dom.max_sessions).collect();
     let quotas: BTreeSet<u64> = d.domains.iter().filter_map(|dom| dom.upload.as_ref()?.quota).collect();
     let sql = matches!(d.storage, ir::Storage::Sql(_));
-    let upload = d.serving(|h| h.upload.as_ref()).map(|(l, _)| l);
+    let upload = d.serving(|h| h.upload.as_ref());
     let proxies = sink.uses.iter().filter(|u| u.construct == Construct::Proxy).count();
     for u in sink.uses.clone() {
         match u.construct {
@@ -270,13 +270,13 @@ fn dependencies(d: &Deployment, metrics_span: Option<Span>, sink: &mut Sink) {
                     sink.error(Code::NeedsListener, u.span, "`upload` needs an http listener that serves uploads")
                         .hint("try `upload \"/upload\"` inside `listen http 5280 { … }`");
                 }
-                let plain = upload.filter(|l| matches!(&l.service, ir::Service::Http(h) if h.tls == ir::HttpTls::None));
+                let plain = upload.filter(|(_, h, _)| h.tls == ir::HttpTls::None);
                 let https_url = d
                     .domains
                     .iter()
                     .filter_map(|dom| dom.upload.as_ref()?.url.as_deref())
                     .find(|url| url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")));
-                if let (Some(listener), Some(url)) = (plain, https_url) {
+                if let (Some((listener, _, _)), Some(url)) = (plain, https_url) {
                     sink.warning(
                         Code::PlainHttp,
                         u.span,
@@ -640,20 +640,13 @@ fn check_proxy(host: String, label: &str, settings: Option<&Settings>, sink: &mu
     let empty = Settings::default();
     let f = Fields::new(settings.unwrap_or(&empty), "proxy", &["port", "address"], sink);
     let address = match (f.string("address", sink), f.get("address")) {
-        (Some(a), Some(v)) => match a.parse::<IpAddr>() {
-            Ok(ip) => ip.to_string(),
-            Err(_) => {
-                sink.error(Code::BadAddress, v.span, format!("`{a}` is not an IP address"))
-                    .hint("try \"0.0.0.0\" for every IPv4 address, or \"127.0.0.1\"");
-                return None;
-            }
-        },
+        (Some(a), Some(v)) => check_address(&a, v.span, sink)?,
         _ => facts::DEFAULT_ADDRESS.to_string(),
     };
     Some(ir::Proxy { host, label: label.to_string(), port: f.port("port", sink).unwrap_or(facts::PROXY_PORT), address })
 }
 
-fn check_auth(auth: &Spanned<ast::AuthKind>, sink: &mut Sink) -> (ir::Auth, ir::Scram) {
+fn check_auth(auth: &Spanned<ast::AuthKind>, sink: &mut Sink) -> (ir::Auth, ir::ScramHash) {
     let auth = match &auth.value {
         ast::AuthKind::Internal(settings) => return (ir::Auth::Internal, check_scram(settings.as_ref(), sink)),
         ast::AuthKind::Sql(settings) => {
@@ -698,14 +691,14 @@ fn check_auth(auth: &Spanned<ast::AuthKind>, sink: &mut Sink) -> (ir::Auth, ir::
             })
         }
     };
-    (auth, ir::Scram::default())
+    (auth, ir::ScramHash::default())
 }
 
 /// `{ scram sha-256 }` after `auth internal` or `auth sql`.
-fn check_scram(settings: Option<&Settings>, sink: &mut Sink) -> ir::Scram {
-    let Some(settings) = settings else { return ir::Scram::default() };
+fn check_scram(settings: Option<&Settings>, sink: &mut Sink) -> ir::ScramHash {
+    let Some(settings) = settings else { return ir::ScramHash::default() };
     let f = Fields::new(settings, "auth", &["scram"], sink);
-    let hash = match f.word("scram", &["sha-1", "sha-256", "sha-512"], sink).as_deref() {
+    match f.word("scram", &["sha-1", "sha-256", "sha-512"], sink).as_deref() {
         Some("sha-256") => ir::ScramHash::Sha256,
         Some("sha-512") => {
             if let Some(v) = f.get("scram") {
@@ -714,8 +707,7 @@ fn check_scram(settings: Option<&Settings>, sink: &mut Sink) -> ir::Scram {
             ir::ScramHash::Sha512
         }
         _ => ir::ScramHash::Sha1,
-    };
-    ir::Scram { hash }
+    }
 }
 
 fn check_storage(storage: &Spanned<ast::StorageKind>, sink: &mut Sink) -> ir::Storage {
@@ -830,14 +822,7 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
     };
     let address = match &listen.address {
         None => Some(facts::DEFAULT_ADDRESS.to_string()),
-        Some(a) => match a.value.parse::<IpAddr>() {
-            Ok(ip) => Some(ip.to_string()),
-            Err(_) => {
-                sink.error(Code::BadAddress, a.span, format!("`{}` is not an IP address", a.value))
-                    .hint("try `0.0.0.0` for every IPv4 address, or `127.0.0.1`");
-                None
-            }
-        },
+        Some(a) => check_address(&a.value, a.span, sink),
     };
     let kind = listen.kind.value;
     let mut tls = ir::TlsMode::Required;
@@ -914,6 +899,16 @@ fn check_listen(listen: &ast::Listen, sink: &mut Sink) -> Option<ir::Listener> {
         ListenerKind::Http => ir::Service::Http(http),
     };
     Some(ir::Listener { port: port?, address: address?, service })
+}
+
+/// An IP address to bind to, written canonically.
+fn check_address(value: &str, span: Span, sink: &mut Sink) -> Option<String> {
+    let ip = value.parse::<IpAddr>().ok();
+    if ip.is_none() {
+        sink.error(Code::BadAddress, span, format!("`{value}` is not an IP address"))
+            .hint("try 0.0.0.0 for every IPv4 address, or 127.0.0.1");
+    }
+    ip.map(|ip| ip.to_string())
 }
 
 fn check_path(path: &Spanned<String>, sink: &mut Sink) -> Option<String> {

@@ -455,15 +455,25 @@ impl Netns {
 
     /// `program` run inside the namespace.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name]).arg(program);
-        c
+        command_in(Some(&self.name), program)
     }
 
     /// Whether something inside accepts TCP connections on `ip:port`.
     pub fn listening(&self, ip: &str, port: u16) -> bool {
         let probe = format!("exec 3<>/dev/tcp/{ip}/{port}");
         run(self.command("bash").args(["-c", &probe])).status.success()
+    }
+}
+
+/// `program` run inside the network namespace named, or on the machine's network without one.
+pub fn command_in(netns: Option<&str>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match netns {
+        Some(name) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", name]).arg(program);
+            c
+        }
+        None => Command::new(program),
     }
 }
 

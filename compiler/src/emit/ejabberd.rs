@@ -29,14 +29,11 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     }
 
     put(&mut top, "listen", Value::Sequence(d.listeners.iter().map(|l| listener(l, d)).collect()));
-    if let Some(tls) = d.listeners.iter().find_map(|l| match l.service {
-        Service::Federation { tls, .. } => Some(tls),
-        _ => None,
-    }) {
+    if let Some((tls, _, trust)) = d.federation() {
         put(&mut top, "s2s_use_starttls", s(if tls == TlsMode::Optional { "optional" } else { "required" }));
-    }
-    if let Some((_, Some(ca))) = d.federation() {
-        put(&mut top, "ca_file", s(ca));
+        if let Some(ca) = trust {
+            put(&mut top, "ca_file", s(ca));
+        }
     }
 
     auth(&mut top, d);
@@ -52,7 +49,7 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     put(&mut top, "acl", Value::Mapping(acl));
     put(&mut top, "access_rules", access_rules(d));
 
-    if let Some((_, api)) = d.serving(|h| h.api.as_ref()) {
+    if let Some((_, _, api)) = d.serving(|h| h.api.as_ref()) {
         let who = Value::Sequence(api.allow.iter().map(|n| map([("ip", s(n))])).collect());
         put(
             &mut top,
@@ -127,7 +124,7 @@ fn auth(top: &mut Mapping, d: &Deployment) {
         Auth::Internal => {
             put(top, "auth_method", strings([if sql { "sql" } else { "mnesia" }]));
             put(top, "auth_password_format", s("scram"));
-            let hash = match d.scram.hash {
+            let hash = match d.scram {
                 ScramHash::Sha1 => None,
                 ScramHash::Sha256 => Some("sha256"),
                 ScramHash::Sha512 => Some("sha512"),
@@ -327,7 +324,7 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<Value> {
         m.add(facts::GROUPCHAT_ADMIN, empty());
     }
     if let Some(u) = &dom.upload {
-        let path = d.serving(|h| h.upload.as_ref()).map_or("/upload", |(_, p)| p.as_str());
+        let path = d.serving(|h| h.upload.as_ref()).map_or("/upload", |(_, _, p)| p.as_str());
         let put_url = format!("{}{path}", d.upload_base(u, &format!("{}.@HOST@", u.label)));
         let mut opts = Mapping::new();
         put(&mut opts, "host", s(&format!("{}.@HOST@", u.label)));
@@ -354,7 +351,7 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<Value> {
             ]),
         );
     }
-    if d.federation().is_some_and(|(peers, _)| peers == PeerAuth::Dialback) {
+    if d.federation().is_some_and(|(_, peers, _)| peers == PeerAuth::Dialback) {
         m.add(facts::EJABBERD_DIALBACK, empty());
     }
     match dom.registration {

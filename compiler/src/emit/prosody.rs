@@ -53,13 +53,14 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         }
     }
     if d.http().is_some() {
-        let h = d.all_routes();
+        // Prosody serves every route on each of its HTTP ports: one `http_paths` for all listeners.
+        let path = |route: fn(&Http) -> Option<&String>| d.serving(route).map(|(_, _, p)| p.as_str());
         let mut paths = Vec::new();
         for (module, path) in [
-            (facts::WEBSOCKET.prosody, &h.websocket),
-            (facts::BOSH.prosody, &h.bosh),
-            ("file_share", &h.upload),
-            ("openmetrics", &d.metrics.as_ref().map(|m| m.path.clone())),
+            (facts::WEBSOCKET.prosody, path(|h| h.websocket.as_ref())),
+            (facts::BOSH.prosody, path(|h| h.bosh.as_ref())),
+            ("file_share", path(|h| h.upload.as_ref())),
+            ("openmetrics", d.metrics.as_ref().map(|m| m.path.as_str())),
         ] {
             if let Some(p) = path {
                 paths.push((module.to_string(), Lua::str(p)));
@@ -70,8 +71,7 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         }
         // TLS ends at the proxy in front: sessions over HTTP count as encrypted.
         let terminated = |route: fn(&Http) -> Option<&String>| {
-            d.serving(route)
-                .is_some_and(|(l, _)| matches!(&l.service, Service::Http(h) if h.tls == HttpTls::Terminated))
+            d.serving(route).is_some_and(|(_, h, _)| h.tls == HttpTls::Terminated)
         };
         if terminated(|h| h.websocket.as_ref()) {
             w.set("", "consider_websocket_secure", &Lua::Bool(true));
@@ -81,13 +81,9 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         }
         // HTTPS serves every host's routes; a host's own certificate is chosen by SNI where it has one.
         if let Some(c) = https_certificate(d) {
-            w.set(
-                "",
-                "https_ssl",
-                &Lua::Table(vec![("certificate".into(), Lua::str(&c.cert)), ("key".into(), Lua::str(&c.key))]),
-            );
+            w.set("", "https_ssl", &Lua::Table(certificate_fields(c)));
         }
-        if h.api.is_some() {
+        if d.serving(|h| h.api.as_ref()).is_some() {
             w.comment("", "The admin REST API (`api`) has no Prosody equivalent; it is rendered for ejabberd only.");
         }
     }
@@ -110,8 +106,8 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     } else {
         w.set("", "authentication", &Lua::str("internal_hashed"));
     }
-    if d.scram.hash != ScramHash::Sha1 {
-        w.set("", "password_hash", &Lua::str(d.scram.hash.name()));
+    if d.scram != ScramHash::Sha1 {
+        w.set("", "password_hash", &Lua::str(d.scram.name()));
     }
     if let Storage::Sql(sql) = &d.storage {
         if sql.only.is_empty() {
@@ -169,17 +165,13 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
             w.set("", "openmetrics_allow_cidr", &Lua::str(cidr));
         }
     }
-    if let Some((peers, _)) = d.federation() {
+    if let Some((_, peers, _)) = d.federation() {
         // Peers prove their names with a certificate that validates; dialback only over one.
         w.set("", "s2s_secure_auth", &Lua::Bool(peers == PeerAuth::Certificate));
     }
     // Server-wide TLS settings; a VirtualHost's own `ssl` is applied over them.
-    let mut ssl = Vec::new();
-    if let Some(c) = &d.certificate {
-        ssl.push(("certificate".to_string(), Lua::str(&c.cert)));
-        ssl.push(("key".to_string(), Lua::str(&c.key)));
-    }
-    if let Some((_, Some(ca))) = d.federation() {
+    let mut ssl = d.certificate.as_ref().map(certificate_fields).unwrap_or_default();
+    if let Some((_, _, Some(ca))) = d.federation() {
         ssl.push(("cafile".to_string(), Lua::str(ca)));
     }
     if !ssl.is_empty() {
@@ -264,7 +256,7 @@ fn virtual_host(w: &mut Writer, dom: &Domain, extra: &[(String, ())], d: &Deploy
         w.set(i, "modules_enabled", &Lua::strings(extra.iter().map(|(n, _)| n.as_str())));
     }
     if let Some(c) = &dom.certificate {
-        w.set(i, "ssl", &Lua::Table(vec![("certificate".into(), Lua::str(&c.cert)), ("key".into(), Lua::str(&c.key))]));
+        w.set(i, "ssl", &Lua::Table(certificate_fields(c)));
     }
     if let Some(a) = &dom.archive {
         let policy = match a.default {
@@ -352,10 +344,15 @@ fn virtual_host(w: &mut Writer, dom: &Domain, extra: &[(String, ())], d: &Deploy
     }
 }
 
+/// A certificate as the fields of an `ssl` table.
+fn certificate_fields(c: &Certificate) -> Vec<(String, Lua)> {
+    vec![("certificate".into(), Lua::str(&c.cert)), ("key".into(), Lua::str(&c.key))]
+}
+
 /// The certificate HTTPS presents when SNI finds no host's own: the server-wide one, else the first
 /// domain's. `None` without a `tls direct` http listener.
 fn https_certificate(d: &Deployment) -> Option<&Certificate> {
-    d.https().find(|(_, h)| h.tls == HttpTls::Direct)?;
+    d.http_listeners().find(|(_, h)| h.tls == HttpTls::Direct)?;
     d.certificate.as_ref().or_else(|| d.domains.iter().find_map(|dom| dom.certificate.as_ref()))
 }
 
