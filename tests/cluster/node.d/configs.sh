@@ -53,8 +53,18 @@ EOF
   # the node's own resolver (bind-mounted over /etc/resolv.conf in the node's mount namespace): cluster
   # names resolve for the tests' clients too
   printf 'search svc.cluster.local cluster.local\nnameserver %s\noptions ndots:2 timeout:1\n' "$DNS_IP" > "$RUN/node-resolv.conf"
-  # CoreDNS: the cluster zone only; every other name is NXDOMAIN (no forwarding), no cache (a cached
-  # "not found" would delay a new pod's name by seconds)
+  # CoreDNS: the cluster zone, and `example.` (RFC 2606) standing in for the public DNS of the XMPP
+  # domains: the zone files a scenario writes into $RUN/coredns/zones (db.<zone>, e.g. SRV records for
+  # _xmpp-server._tcp.<domain>) are served within a second. Not `test.`: Prosody resolves through
+  # libunbound, which answers the RFC 6761 names (test., invalid., onion., ...) itself, with NXDOMAIN.
+  # Every other name is NXDOMAIN (no forwarding); no cache (a cached "not found" would delay a new
+  # pod's name by seconds).
+  mkdir -p "$RUN/coredns/zones"
+  cat > "$RUN/coredns/zones/db.example" <<'EOF'
+$ORIGIN example.
+@ 5 IN SOA ns.example. hostmaster.example. 1 60 60 60 5
+@ 5 IN NS ns.example.
+EOF
   cat > "$RUN/coredns/Corefile" <<EOF
 cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
     bind $DNS_IP
@@ -67,6 +77,14 @@ cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
         ttl 5
     }
     loadbalance
+}
+example:53 {
+    bind $DNS_IP
+    errors
+    auto {
+        directory $RUN/coredns/zones
+        reload 1s
+    }
 }
 .:53 {
     bind $DNS_IP

@@ -661,8 +661,54 @@ for pvc in data-xu-xmpp-0 data-xu-xmpp-1 data-xv-xmpp-0 data-xw-xmpp-0 data-xx-x
   data-xx-xmpp-postgresql-0; do k delete pvc "$pvc" --wait=false >/dev/null; done
 pass
 
-# ------------------------------------------------------------------ 18. uninstall leaves only the claims
-begin 18-uninstall-keeps-claims
+# ------------------------------------------------------------------ 18. two releases federate, found through DNS
+begin 18-federation-through-srv
+# An ejabberd release and a Prosody release, each its own domain, certificates from one test CA that
+# both trust (`verify certificate`: SASL EXTERNAL). Neither domain has an address record: each server
+# finds the other only through the `_xmpp-server._tcp` SRV record the cluster DNS serves, pointing at
+# the other release's Service, as public DNS points at a LoadBalancer in production.
+fed_a=ejabberd-$HELM.example fed_b=prosody-$HELM.example
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=helm-xmpp federation CA" \
+  -keyout "$WORK/fed-ca.key" -out "$WORK/fed-ca.crt" 2>/dev/null
+for rel in fa fb; do
+  domain=$fed_a server=ejabberd; [ $rel = fb ] && domain=$fed_b server=prosody
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$domain" -keyout "$WORK/$rel.key" -out "$WORK/$rel.csr" 2>/dev/null
+  openssl x509 -req -in "$WORK/$rel.csr" -CA "$WORK/fed-ca.crt" -CAkey "$WORK/fed-ca.key" -days 2 \
+    -extfile <(printf 'subjectAltName=DNS:%s,DNS:*.%s' "$domain" "$domain") -out "$WORK/$rel.crt" 2>/dev/null
+  k create secret generic "$rel-tls" --type=kubernetes.io/tls --from-file=tls.crt="$WORK/$rel.crt" \
+    --from-file=tls.key="$WORK/$rel.key" --from-file=ca.crt="$WORK/fed-ca.crt" >/dev/null
+  cat >"$DNS_ZONES/db.$domain" <<EOF
+\$ORIGIN $domain.
+@ 5 IN SOA ns.example. hostmaster.example. $(date +%s) 60 60 60 5
+@ 5 IN NS ns.example.
+_xmpp-server._tcp 5 IN SRV 0 5 5269 $rel-xmpp.$NS.svc.cluster.local.
+EOF
+  cat >"$WORK/$rel.xmpp" <<EOF
+targets ejabberd >= 24.12, prosody >= 13.0
+domain "$domain" { certificate "/etc/xmpp/tls/tls.crt" key "/etc/xmpp/tls/tls.key" }
+listen client 5222 { tls required }
+listen federation 5269 { tls required; verify certificate; trust "/etc/xmpp/tls/ca.crt" }
+EOF
+  up $rel "$WORK/$rel.xmpp" --set server=$server --set tls.existingSecret=$rel-tls ||
+    { cat "$WORK/up.err" >&2; fail "install $rel ($server)"; }
+done
+ctl fa-xmpp-0 register alice "$fed_a" "$PASSWORD" >/dev/null
+k exec fb-xmpp-0 -c prosody -- prosodyctl register bob "$fed_b" "$PASSWORD" >/dev/null
+forward svc/fa-xmpp 5222; port_a=$FWD
+forward svc/fb-xmpp 5222; port_b=$FWD
+out=$("$PY" "$ROOT/tests/clients/scenarios.py" --port "$port_a" --domain "$fed_a" --password "$PASSWORD" \
+  --peer "$fed_b:127.0.0.1:$port_b" --ca "$WORK/fed-ca.crt" --only federation)
+echo "$out" >&2
+grep -q '"ok": true' <<<"$out" || fail "no message crossed between $fed_a and $fed_b"
+for rel in fa fb; do
+  helm uninstall $rel -n "$NS" --wait >/dev/null
+  k delete "pvc/data-$rel-xmpp-0" "secret/$rel-tls" --wait=true >/dev/null
+done
+rm -f "$DNS_ZONES/db.$fed_a" "$DNS_ZONES/db.$fed_b"
+pass
+
+# ------------------------------------------------------------------ 19. uninstall leaves only the claims
+begin 19-uninstall-keeps-claims
 for rel in "$REL" xp foreign; do helm uninstall "$rel" -n "$NS" --wait >/dev/null; done
 k wait --for=delete pod --all --timeout=120s >/dev/null 2>&1 || true
 left=$(k get all,configmap,secret,serviceaccount,pdb,ingress,networkpolicy,hpa -o name 2>/dev/null |
