@@ -403,7 +403,8 @@ fn coturn_serves_tls_and_can_expose_its_relay_ports() {
 }
 
 /// The server follows the DSL's `targets` when `server` is not set; the config's file name comes from
-/// the compiler; listeners of one kind get distinct port names; and a DSL without `targets` renders
+/// the compiler; listeners of one kind get distinct port names, the HTTPS listener and the proxy are
+/// on the Service; and a DSL without `targets` renders
 /// with the default images (the compiler's default releases are theirs).
 #[test]
 #[ignore = "needs tests/setup: real Helm 3 and 4, kubernetes-validate"]
@@ -421,7 +422,7 @@ fn the_server_and_its_ports_follow_the_dsl() {
         let service = find(&docs, "Service", "-xmpp").unwrap();
         let names: Vec<&str> =
             service["spec"]["ports"].as_sequence().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["client", "client-5422", "federation", "http", "http-5443", "client-tls"], "{helm}");
+        assert_eq!(names, ["client", "client-5422", "federation", "http", "https", "client-tls", "proxy65"], "{helm}");
         let ports = &find(&docs, "StatefulSet", "-xmpp").unwrap()["spec"]["template"]["spec"]["containers"][0]["ports"];
         let mut names: Vec<&str> = ports.as_sequence().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         names.sort_unstable();
@@ -443,7 +444,7 @@ fn the_server_and_its_ports_follow_the_dsl() {
         let ports = |rule: &Value| -> Vec<u64> {
             rule["ports"].as_sequence().unwrap().iter().map(|p| p["port"].as_u64().unwrap()).collect()
         };
-        assert_eq!(ports(&rules[0]), [5222, 5422, 5269, 5223], "{helm}: open to all");
+        assert_eq!(ports(&rules[0]), [5222, 5422, 5269, 5223, 7777], "{helm}: open to all");
         assert_eq!(ports(&rules[1]), [5280, 5443], "{helm}: only from httpFrom");
         assert!(rules[1]["from"].is_sequence(), "{helm}");
 
