@@ -212,6 +212,8 @@ fn optional_parts_come_and_go_with_their_values() {
     let dsl = "examples/production.xmpp";
     let cases: &[(&[&str], &str, &str)] = &[
         (&["ingress.enabled=true"], "Ingress", "-xmpp"),
+        (&["gateway.enabled=true", "gateway.className=traefik"], "HTTPRoute", "-xmpp"),
+        (&["gateway.enabled=true", "gateway.className=traefik"], "Gateway", "-xmpp"),
         (&["tls.certManager.enabled=true", "tls.certManager.issuerRef.name=le"], "Certificate", "-xmpp"),
         (&["postgresql.enabled=true"], "StatefulSet", "-postgresql"),
         (&["postgresql.enabled=true"], "Service", "-postgresql"),
@@ -230,6 +232,35 @@ fn optional_parts_come_and_go_with_their_values() {
         let without = render("helm4", dsl, &set(&off));
         assert!(find(&without, kind, suffix).is_none(), "{kind} *{suffix} without {on:?}");
     }
+
+    // The edge routes the HTTP hosts the DSL names (the domains and their upload hosts); an HTTPRoute
+    // attaches to the operator's Gateway when one is named, and the chart then creates none.
+    let hosts = ["chat.example.com", "upload.chat.example.com", "example.net"];
+    let ingress = render("helm4", dsl, &["--set", "ingress.enabled=true"]);
+    let rules = find(&ingress, "Ingress", "-xmpp").unwrap()["spec"]["rules"].as_sequence().unwrap().clone();
+    assert_eq!(rules.iter().map(|r| r["host"].as_str().unwrap()).collect::<Vec<_>>(), hosts);
+    let theirs = render(
+        "helm4",
+        dsl,
+        &set(&["gateway.enabled=true", "gateway.parentRef.name=edge", "gateway.parentRef.namespace=infra"]),
+    );
+    assert!(find(&theirs, "Gateway", "").is_none(), "{:?}", kinds(&theirs));
+    let route = &find(&theirs, "HTTPRoute", "-xmpp").unwrap()["spec"];
+    assert_eq!(route["parentRefs"][0]["name"], "edge");
+    assert_eq!(route["parentRefs"][0]["namespace"], "infra");
+    assert_eq!(
+        route["hostnames"].as_sequence().unwrap().iter().map(|h| h.as_str().unwrap()).collect::<Vec<_>>(),
+        hosts
+    );
+    let paths: Vec<&str> = route["rules"][0]["matches"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/xmpp-websocket", "/http-bind", "/upload"], "gateway.routes by default");
+    let http = find(&ingress, "Service", "-http").unwrap();
+    assert_eq!(http["metadata"]["annotations"]["traefik.ingress.kubernetes.io/service.sticky.cookie"], "true");
 
     // On by default, off by value.
     let defaults = render("helm4", dsl, &[]);
@@ -325,6 +356,8 @@ fn inconsistent_values_are_refused_with_a_reason() {
         ("examples/site.xmpp", &["server=prosody", "autoscaling.enabled=true"], "Prosody cannot cluster"),
         ("examples/production.xmpp", &["metrics.serviceMonitor.enabled=true"], "ejabberd has no built-in metrics"),
         ("examples/minimal.xmpp", &["ingress.enabled=true"], "needs an HTTP listener"),
+        ("examples/minimal.xmpp", &["gateway.enabled=true", "gateway.className=x"], "needs an HTTP listener"),
+        ("examples/production.xmpp", &["gateway.enabled=true"], "set gateway.className"),
         ("examples/site.xmpp", &["tls.certManager.enabled=true"], "needs tls.certManager.issuerRef.name"),
         (
             "examples/minimal.xmpp",

@@ -28,6 +28,9 @@ KUBERNETES_VALIDATE_VERSION=1.37.0  # the Kubernetes schemas the rendered chart 
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 COREDNS_VERSION=v1.15.0
+TRAEFIK_VERSION=v3.7.13             # the Ingress and Gateway API controller of the chart's edge scenarios
+GATEWAY_API_VERSION=v1.6.1          # the Gateway API CRDs: the version TRAEFIK_VERSION is built with
+PROMETHEUS_VERSION=v0.316.0         # Prometheus 3.x as a Go module
 
 # ---------------------------------------------------------------- helpers
 # log MSG...: "[script HH:MM:SS] MSG" on stderr. die MSG...: the same, then exit 1.

@@ -356,6 +356,22 @@ impl Deployment {
         }
     }
 
+    /// The host names HTTP clients reach, in the domains' order: each domain, and the host of its
+    /// upload service's URL (where files are `PUT` and fetched); an Ingress or a Gateway routes them.
+    pub fn http_hosts(&self) -> Vec<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut hosts: Vec<String> = Vec::new();
+        for dom in &self.domains {
+            let upload = dom.upload.as_ref().map(|u| url_host(&self.upload_base(u, &u.host)).to_string());
+            for host in std::iter::once(dom.name.clone()).chain(upload) {
+                if seen.insert(host.clone()) {
+                    hosts.push(host);
+                }
+            }
+        }
+        hosts
+    }
+
     /// The file-transfer proxy, if a domain has one (one domain at most: the checker sees to it).
     pub fn proxy(&self) -> Option<&Proxy> {
         self.domains.iter().find_map(|dom| dom.proxy.as_ref())
@@ -432,4 +448,10 @@ impl Duration {
             _ => None,
         }
     }
+}
+
+/// The host of an `http(s)://host[:port][/path]` URL.
+pub(crate) fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', ':']).next().unwrap_or(rest)
 }

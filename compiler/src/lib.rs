@@ -90,6 +90,8 @@ pub struct Output {
     pub macros_file: String,
     /// The XMPP domains served.
     pub domains: Vec<String>,
+    /// The host names HTTP clients reach: the domains and their upload services' hosts.
+    pub http_hosts: Vec<String>,
     /// The oldest release of each targeted server, e.g. `ejabberd` → `23.01`.
     pub targets: BTreeMap<String, String>,
     /// Included files that were not among the sources: the host reads them and compiles again.
@@ -211,6 +213,7 @@ pub fn compile(sources: &[Source]) -> Output {
         }
         output.macros_file = d.macros_file().unwrap_or_default();
         output.domains = d.domains.iter().map(|dom| dom.name.clone()).collect();
+        output.http_hosts = d.http_hosts();
         output.secret_env = d
             .secrets()
             .into_iter()
@@ -315,6 +318,16 @@ mod tests {
         assert_eq!(kinds, ["client", "client", "federation", "federation", "http", "http", "federation", "federation"]);
         let tls: Vec<&str> = out.ports.iter().map(|p| p.tls.as_str()).collect();
         assert_eq!(tls, ["required", "required", "required", "required", "none", "none", "direct", "direct"]);
+    }
+
+    #[test]
+    fn http_hosts_are_the_domains_and_their_upload_hosts() {
+        let text = "domain \"a.test\" { upload \"upload\" }\n\
+                    domain \"b.test\" { upload \"files\" { url \"https://cdn.b.test:8443/up\" } }\n\
+                    domain \"c.test\" { }\nlisten http 5280 { tls terminated; upload \"/upload\" }\n";
+        let out = compile(&[Source { path: "a.xmpp".into(), text: text.into() }]);
+        assert!(!out.has_errors(), "{:?}", out.diagnostics);
+        assert_eq!(out.http_hosts, ["a.test", "upload.a.test", "b.test", "cdn.b.test", "c.test"]);
     }
 
     #[test]

@@ -620,11 +620,13 @@ fn check_upload(host: String, label: &str, settings: Option<&Settings>, sink: &m
     let empty = Settings::default();
     let f = Fields::new(settings.unwrap_or(&empty), "upload", &["max-size", "expire", "quota", "url"], sink);
     let url = f.string("url", sink);
-    if let (Some(u), Some(v)) = (&url, f.get("url"))
-        && !(u.starts_with("https://") || u.starts_with("http://"))
-    {
-        sink.error(Code::BadValue, v.span, format!("`{u}` is not an http(s) URL"))
-            .hint(format!("try \"https://{host}\""));
+    if let (Some(u), Some(v)) = (&url, f.get("url")) {
+        let name = ir::url_host(u);
+        let is_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !(u.starts_with("https://") || u.starts_with("http://")) || !is_name {
+            sink.error(Code::BadValue, v.span, format!("`{u}` is not an http(s) URL with a host name"))
+                .hint(format!("try \"https://{host}\""));
+        }
     }
     Some(ir::Upload {
         host,

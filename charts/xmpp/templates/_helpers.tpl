@@ -129,6 +129,21 @@ Usage: {{ $http := include "xmpp.http" . | fromJson }}
 {{- end -}}
 
 {{/*
+xmpp.edgePaths: the paths of the plain-HTTP listener's routes whose kinds are listed (an Ingress's or
+an HTTPRoute's), as JSON; fails when there is no such listener or it serves none of them.
+Usage: {{ $paths := include "xmpp.edgePaths" (list . "ingress" .Values.ingress.routes) | fromJsonArray }}
+*/}}
+{{- define "xmpp.edgePaths" -}}
+{{- $root := index . 0 }}{{ $what := index . 1 }}{{ $kinds := index . 2 -}}
+{{- $http := include "xmpp.http" $root | fromJson -}}
+{{- if not $http }}{{ fail (printf "%s.enabled needs an HTTP listener in the DSL (`listen http PORT { … }`)" $what) }}{{ end -}}
+{{- $paths := list -}}
+{{- range $http.routes }}{{ if has .kind $kinds }}{{ $paths = append $paths .path }}{{ end }}{{ end -}}
+{{- if not $paths }}{{ fail (printf "the DSL's HTTP listener serves none of %s.routes (%s)" $what (join ", " $kinds)) }}{{ end -}}
+{{- toJson $paths -}}
+{{- end -}}
+
+{{/*
 xmpp.route: the path an HTTP listener without direct TLS serves for a kind of route, or empty.
 Usage: {{ include "xmpp.route" (list . "metrics") }}
 */}}

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # `node build`: the node's binaries, built from the Go module proxy into $BIN ($HX_KUBE_CACHE/bin), each
 # with a stamp naming the recipe it was built from: etcd, Kubernetes (apiserver, controller-manager,
-# scheduler, proxy, kubelet, kubectl), CoreDNS and a static pause. Sourced by tests/cluster/node.
+# scheduler, proxy, kubelet, kubectl), CoreDNS, a static pause, Traefik and Prometheus; and the Gateway API CRDs. Sourced by tests/cluster/node.
 
 # stamp NAME RECIPE: true when $BIN/NAME exists and was built from RECIPE (a string naming versions and flags)
 stamped() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/$1.stamp" 2>/dev/null)" = "$2" ]; }
@@ -95,6 +95,100 @@ build_pause() { # a static pause: sleeps, reaps children, exits on SIGINT/SIGTER
   rm -rf "$b"; stamp pause "$recipe"
 }
 
+# Traefik: the Ingress and Gateway API controller the chart's edge is proven with. `go install` refuses
+# it (replace directives); a wrapper module builds it, with three stand-ins for what the module proxy
+# here does not serve: the `dynamic/ext` module traefik replaces by a folder of its own (not published;
+# upstream it holds two empty structs, which the stub below gives), an older pseudo-version of the
+# go-http-auth fork it pins (the pinned one is refused), and lego without the 13 ACME DNS providers
+# whose cloud SDKs are refused (a copy of lego from the module cache with their registrations removed;
+# ACME is not used here).
+TRAEFIK_HTTP_AUTH=v0.4.1-0.20200324110947-a37a7636d23e
+TRAEFIK_LEGO_DROP=(alidns aliesa azion dnsimple edgedns edgeone huaweicloud oraclecloud regfish sakuracloud tencentcloud ucloud yandexcloud)
+build_traefik() {
+  local recipe; recipe="traefik $TRAEFIK_VERSION $(go env GOVERSION) auth $TRAEFIK_HTTP_AUTH"
+  stamped traefik "$recipe" && return 0
+  local src=$CACHE/src/traefik-$TRAEFIK_VERSION t0=$SECONDS
+  mkdir -p "$src/ext" "$BIN"
+  if [ ! -f "$src/go.sum" ]; then
+    log "resolving traefik $TRAEFIK_VERSION"
+    cat > "$src/ext/go.mod" <<'EOF'
+module github.com/traefik/traefik/dynamic/ext
+
+go 1.22
+EOF
+    cat > "$src/ext/ext.go" <<'EOF'
+// Package ext stands in for the module traefik replaces by a folder of its own: two empty structs,
+// embedded in its dynamic configuration, as upstream.
+package ext
+
+type HTTP struct{}
+
+type Router struct{}
+EOF
+    printf 'module twrap\n\ngo 1.26.0\n' > "$src/go.mod"
+    local gomod lego dir p
+    gomod=$(cd "$src" && GOFLAGS=-mod=mod go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" |
+      sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+    lego=$(awk '$1 == "github.com/go-acme/lego/v5" {print $1 "@" $2; exit}' "$gomod")
+    dir=$(cd "$src" && GOFLAGS=-mod=mod go mod download -json "$lego" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    rm -rf "$src/lego"; cp -r "$dir" "$src/lego"; chmod -R u+w "$src/lego"
+    for p in "${TRAEFIK_LEGO_DROP[@]}"; do   # the import line and the `case "p"…:` entry with its return
+      sed -i -e "\#/providers/dns/$p\"\$#d" -e "/^[[:space:]]*case \"$p\"[,:]/,/^[[:space:]]*return $p\./d" \
+        "$src/lego/providers/dns/zz_gen_dns_providers.go"
+    done
+    cat > "$src/go.mod" <<EOF
+module twrap
+
+go 1.26.0
+
+require github.com/traefik/traefik/v3 $TRAEFIK_VERSION
+
+replace (
+	github.com/traefik/traefik/dynamic/ext => ./ext
+	github.com/abbot/go-http-auth => github.com/containous/go-http-auth $TRAEFIK_HTTP_AUTH
+	github.com/gorilla/mux => $(awk '$1 == "github.com/gorilla/mux" && $2 == "=>" {print $3, $4}' "$gomod")
+	${lego%@*} => ./lego
+)
+
+exclude github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible
+EOF
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/traefik/traefik/v3/cmd/traefik"\n' > "$src/tools.go"
+    (cd "$src" && go mod tidy)
+  fi
+  log "building traefik $TRAEFIK_VERSION (cold: about 5 min, 3 GB)"
+  (cd "$src" && gobuild -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
+    -o "$BIN/traefik" github.com/traefik/traefik/v3/cmd/traefik)
+  stamp traefik "$recipe"
+  log "traefik built in $((SECONDS - t0)) s"
+}
+
+build_prometheus() { # no replace directives: `go install` works
+  local recipe; recipe="prometheus $PROMETHEUS_VERSION $(go env GOVERSION)"
+  stamped prometheus "$recipe" && return 0
+  local t0=$SECONDS tmp
+  log "building prometheus $PROMETHEUS_VERSION (cold: about 6 min, 3 GB)"
+  mkdir -p "$BIN"; tmp=$(mktemp -d "$BIN/.prometheus.XXXXXX")
+  GOBIN=$tmp CGO_ENABLED=0 nice -n 10 go install -trimpath -ldflags "-s -w" \
+    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION"
+  mv "$tmp/prometheus" "$BIN/prometheus"; rmdir "$tmp"
+  stamp prometheus "$recipe"
+  log "prometheus built in $((SECONDS - t0)) s"
+}
+
+# The Gateway API CRDs (standard and experimental channels) of the version traefik is built with, from
+# the module cache: $CACHE/gateway-api/{standard,experimental}.yaml
+fetch_gateway_crds() {
+  local out=$CACHE/gateway-api
+  [ "$(cat "$out/version" 2>/dev/null)" = "$GATEWAY_API_VERSION" ] && return 0
+  local dir c; mkdir -p "$out"
+  dir=$(cd "$(mktemp -d)" && printf 'module g\n' > go.mod && GOFLAGS=-mod=mod go mod download -json \
+    "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  for c in standard experimental; do
+    awk 'FNR == 1 && NR > 1 {print "---"} {print}' "$dir/config/crd/$c"/*.yaml > "$out/$c.yaml"
+  done
+  echo "$GATEWAY_API_VERSION" > "$out/version"
+}
+
 NODE_PKGS=(containerd runc containernetworking-plugins iptables mmdebstrap busybox-static tini openssl curl iproute2 util-linux)
 cmd_build() {
   local t0=$SECONDS
@@ -104,5 +198,8 @@ cmd_build() {
   build_k8s
   build_coredns
   build_pause
+  build_traefik
+  build_prometheus
+  fetch_gateway_crds
   log "build done in $((SECONDS - t0)) s"
 }

@@ -1,0 +1,191 @@
+"""The HTTP edge (an Ingress, or a Gateway's routes) as web clients meet it: WebSocket, BOSH, upload
+and the admin API through https://DOMAIN and https://upload.DOMAIN, the names resolved to --host (where
+the controller listens, port 443), TLS checked against --ca.
+
+Usage: edge.py --host H --domain D --password PW --ca CA --port C2S_PORT [--only websocket,bosh,upload,api]
+               [--websocket PATH] [--bosh PATH] [--api PATH] [--upload-service JID] [--sessions N]
+               [--put-port P]
+
+Users alice and bob must exist with password PW; bob (and alice, for an upload slot) log in over
+XMPP at --host:--port. Prints one JSON object per check: {"check": NAME, "ok": …, "detail": …}; the
+bosh check adds "sessions": for each BOSH session, its affinity cookie (or null) and its requests.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import ssl
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import aiohttp
+import slixmpp
+
+import scenarios
+from scenarios import TIMEOUT, _framed_login, bodies, login, until
+
+COOKIE = "xmpp-route"
+
+
+def connector():
+    """Names resolved by the system's resolver, which resolve_domain_to_host() redirects (aiodns would not)."""
+    return aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
+
+
+async def check_websocket():
+    """alice logs in over WebSocket through the edge and sends bob (on XMPP) a message."""
+    bob = await login("bob", "edge")
+    url = f"wss://{ARGS.domain}{ARGS.websocket}"
+    open_ = f'<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="{ARGS.domain}" version="1.0"/>'
+    try:
+        ctx = scenarios.tls_context()
+        async with aiohttp.ClientSession(connector=connector()) as http, http.ws_connect(url, protocols=["xmpp"], ssl=ctx) as ws:
+
+            async def recv(pred):
+                while True:
+                    msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        raise RuntimeError(f"websocket closed: {msg.type}")
+                    if pred(msg.data):
+                        return msg.data
+
+            async def send(data, pred):
+                await ws.send_str(data)
+                return await recv(pred)
+
+            await ws.send_str(open_)
+            jid = await _framed_login(send, recv, lambda pred: send(open_, pred))
+            await ws.send_str(f'<message xmlns="jabber:client" to="bob@{ARGS.domain}" type="chat">'
+                              "<body>over the edge</body></message>")
+            await until(lambda: "over the edge" in bodies(bob), "the message at bob")
+    finally:
+        bob.disconnect()
+    return {"detail": f"{jid} logged in over {url}, its message reached bob"}
+
+
+async def bosh_session(n):
+    """One BOSH login through the edge with a cookie jar of its own; its affinity cookie and requests."""
+    url = f"https://{ARGS.domain}{ARGS.bosh}"
+    ns = 'xmlns="http://jabber.org/protocol/httpbind" xmlns:xmpp="urn:xmpp:xbosh"'
+    state = {"rid": 1000 * n, "sid": None, "requests": 0}
+    ctx = scenarios.tls_context()
+    async with aiohttp.ClientSession(connector=connector(), cookie_jar=aiohttp.CookieJar()) as http:
+
+        async def post(inner="", attrs=""):
+            state["rid"] += 1
+            state["requests"] += 1
+            sid = f' sid="{state["sid"]}"' if state["sid"] else ""
+            body = f'<body rid="{state["rid"]}"{sid} {ns} {attrs}>{inner}</body>'
+            async with http.post(url, data=body, ssl=ctx, headers={"Content-Type": "text/xml; charset=utf-8"}) as r:
+                assert r.status == 200, f"BOSH request {state['requests']}: HTTP {r.status}"
+                return await r.text()
+
+        async def until_reply(first, pred):
+            text = first
+            for _ in range(10):
+                if pred(text):
+                    return text
+                text = await post()
+            raise RuntimeError(f"no reply: {text[:300]}")
+
+        created = await post(attrs=f'to="{ARGS.domain}" xml:lang="en" wait="10" hold="1" ver="1.6" xmpp:version="1.0"')
+        state["sid"] = re.search(r'sid=["\']([^"\']+)', created).group(1)
+        jid = await _framed_login(
+            lambda data, pred: _send(post, until_reply, data, pred),
+            lambda pred: until_reply(created, pred),
+            lambda pred: _restart(post, until_reply, pred),
+        )
+        cookie = next((c.value for c in http.cookie_jar if c.key == COOKIE), None)
+    return {"jid": jid, "cookie": cookie, "requests": state["requests"]}
+
+
+async def _send(post, until_reply, data, pred):
+    return await until_reply(await post(data), pred)
+
+
+async def _restart(post, until_reply, pred):
+    return await until_reply(await post(attrs=f'to="{ARGS.domain}" xml:lang="en" xmpp:restart="true"'), pred)
+
+
+async def check_bosh():
+    """--sessions BOSH logins, one after another, each a client of its own."""
+    sessions = [await bosh_session(n + 1) for n in range(ARGS.sessions)]
+    return {"detail": f"{len(sessions)} BOSH logins over https://{ARGS.domain}{ARGS.bosh}", "sessions": sessions}
+
+
+async def check_upload():
+    """alice asks for a slot over XMPP; the PUT goes through the edge to the upload host, or with
+    --put-port straight to the HTTP port of the pod that issued the slot (ejabberd keeps a slot in
+    the memory of that node: processone/ejabberd#3359); the GET goes through the edge."""
+    a = await login("alice", "upload", plugins=["xep_0363"])
+    data = b"helm-xmpp through the edge\n"
+    try:
+        slot = await a.plugin["xep_0363"].request_slot(
+            jid=slixmpp.JID(ARGS.upload_service), filename="edge.txt", size=len(data), content_type="text/plain")
+    finally:
+        a.disconnect()
+    put, get = slot["http_upload_slot"]["put"]["url"], slot["http_upload_slot"]["get"]["url"]
+    headers = {h["name"]: h["value"] for h in slot["http_upload_slot"]["put"]["headers"]}
+    headers["Content-Type"] = "text/plain"
+    ctx = scenarios.tls_context()
+    if ARGS.put_port:
+        parts = urllib.parse.urlsplit(put)
+        headers["Host"] = parts.hostname
+        put = urllib.parse.urlunsplit(("http", f"127.0.0.1:{ARGS.put_port}", parts.path, parts.query, ""))
+    req = urllib.request.Request(put, data=data, method="PUT", headers=headers)
+    with urllib.request.urlopen(req, timeout=TIMEOUT, context=ctx) as r:
+        assert r.status in (200, 201), f"PUT {put}: HTTP {r.status}"
+    with urllib.request.urlopen(get, timeout=TIMEOUT, context=ctx) as r:
+        got = r.read()
+    assert got == data, f"GET {get}: {got[:100]!r}"
+    return {"detail": f"PUT {put}, GET {get}, bytes equal", "url": get}
+
+
+async def check_api():
+    """The admin API through the edge: refused, the edge being outside the networks the DSL allows."""
+    url = f"https://{ARGS.domain}{ARGS.api}/status"
+    req = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT, context=scenarios.tls_context()) as r:
+            raise AssertionError(f"POST {url} answered HTTP {r.status}: {r.read()[:200]!r}")
+    except urllib.error.HTTPError as e:
+        assert e.code in (401, 403), f"POST {url}: HTTP {e.code}, not a refusal"
+        return {"detail": f"POST {url}: HTTP {e.code}"}
+
+
+CHECKS = {"websocket": check_websocket, "bosh": check_bosh, "upload": check_upload, "api": check_api}
+
+
+async def main():
+    for name in ARGS.only.split(","):
+        try:
+            out = {"check": name, "ok": True, **await CHECKS[name]()}
+        except Exception as e:  # a failed check is a result, not a crash
+            out = {"check": name, "ok": False, "detail": f"{type(e).__name__}: {e}"}
+        print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--domain", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--ca", required=True)
+    p.add_argument("--websocket", default="/xmpp-websocket")
+    p.add_argument("--bosh", default="/http-bind")
+    p.add_argument("--api", default="/api")
+    p.add_argument("--upload-service", help="the upload service's JID (default upload.DOMAIN)")
+    p.add_argument("--sessions", type=int, default=6)
+    p.add_argument("--put-port", type=int, help="upload: PUT to this local port (a forward to the slot's pod)")
+    p.add_argument("--only", default=",".join(CHECKS))
+    ARGS = p.parse_args()
+    ARGS.upload_service = ARGS.upload_service or f"upload.{ARGS.domain}"
+    scenarios.ARGS = ARGS
+    scenarios.resolve_domain_to_host()
+    logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)
+    asyncio.run(main())

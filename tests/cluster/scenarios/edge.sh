@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The chart's edge on the real node: its Ingress, then its Gateway API routes, served by a real
+# controller (Traefik $TRAEFIK_VERSION, built by `node build`), in front of ejabberd as three nodes
+# sharing an uploads volume. Web clients (tests/clients/edge.py) reach https://chat.test and
+# https://upload.chat.test on the controller's port 443, TLS checked against the test CA. Runs inside
+# the node's namespaces: `edge.sh helm3|helm4`. Each step prints `ok [helm] edge-NN-name <ms>ms`.
+set -euo pipefail
+shopt -s inherit_errexit
+
+HELM=${1:?usage: edge.sh helm3|helm4}
+NS=xmpp-edge
+# shellcheck source=in-node.sh
+. "$(dirname "${BASH_SOURCE[0]}")/in-node.sh"
+REL=edge
+ROUTES='{websocket,bosh,upload,api}'
+
+# edge WHAT CHECKS [ARGS...]: tests/clients/edge.py through the controller (WHAT: Ingress or Gateway,
+# for the failure's message); its output in $WORK/edge.out
+edge() {
+  local what=$1 only=$2; shift 2
+  "$PY" "$ROOT/tests/clients/edge.py" --port "$C2S" --domain "$DOMAIN" --password "$PASSWORD" \
+    --ca "$WORK/ca.crt" --only "$only" "$@" >"$WORK/edge.out"
+  cat "$WORK/edge.out" >&2
+  [ "$(grep -c '"ok": true' "$WORK/edge.out")" -eq "$(tr ',' '\n' <<<"$only" | wc -l)" ] ||
+    fail "through the $what: $(grep '"ok": false' "$WORK/edge.out" | head -3)"
+}
+
+# ------------------------------------------------------------------ 00. the controller, the CA, the site
+begin edge-00-setup
+helm plugin install "$ROOT" >/dev/null
+kubectl create namespace "$NS" >/dev/null
+kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted >/dev/null
+k create secret generic xmpp-secrets --from-literal=TURN_SECRET="$TURN_SECRET" >/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=helm-xmpp edge CA" \
+  -keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=$DOMAIN" -keyout "$WORK/tls.key" -out "$WORK/tls.csr" 2>/dev/null
+openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -days 2 \
+  -extfile <(printf 'subjectAltName=DNS:%s,DNS:*.%s' "$DOMAIN" "$DOMAIN") -out "$WORK/tls.crt" 2>/dev/null
+k create secret tls xmpp-tls --cert="$WORK/tls.crt" --key="$WORK/tls.key" >/dev/null
+# What installing the controller brings: the Gateway API CRDs, its IngressClass and GatewayClass.
+kubectl apply --server-side -f "$HX_KUBE_CACHE/gateway-api/standard.yaml" >/dev/null
+kubectl wait --for=condition=Established crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io >/dev/null
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: traefik}
+spec: {controller: traefik.io/ingress-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: traefik}
+spec: {controllerName: traefik.io/gateway-controller}
+EOF
+# The controller: a process in the node's network namespace, listening on 127.0.0.1:443 as its
+# LoadBalancer would; it reaches the pods through their addresses, as in any cluster. The access log
+# names the pod (address) behind each request and the cookie it came with.
+traefik --entryPoints.websecure.address=127.0.0.1:443 --entryPoints.websecure.http.tls=true \
+  --entryPoints.ping.address=127.0.0.1:8082 \
+  --ping --ping.entryPoint=ping \
+  --providers.kubernetesingress --providers.kubernetesingress.namespaces="$NS" \
+  --providers.kubernetesingress.ingressClass=traefik \
+  --providers.kubernetesgateway --providers.kubernetesgateway.namespaces="$NS" \
+  --accesslog --accesslog.format=json --accesslog.filepath="$WORK/access.log" \
+  --accesslog.fields.headers.names.Cookie=keep \
+  --global.checkNewVersion=false --global.sendAnonymousUsage=false --log.level=WARN \
+  >"$WORK/traefik.log" 2>&1 &
+PIDS+=($!)
+until_ok 30 curl -fsS http://127.0.0.1:8082/ping || { cat "$WORK/traefik.log" >&2; fail "traefik did not start"; }
+k apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: edge-uploads}
+spec: {accessModes: [ReadWriteMany], resources: {requests: {storage: 64Mi}}}
+EOF
+up $REL "$FIX/edge.xmpp" --set replicaCount=3 --set uploads.volume.persistentVolumeClaim.claimName=edge-uploads \
+  --set ingress.enabled=true --set ingress.className=traefik --set "ingress.routes=$ROUTES" ||
+  { cat "$WORK/up.err" >&2; fail "install"; }
+register $REL ejabberd alice bob
+# The clients' XMPP sessions on pod 0, whose HTTP port takes the upload's PUT (see edge-02)
+forward "pod/$REL-xmpp-0" 5222; C2S=$FWD
+forward "pod/$REL-xmpp-0" 5280; PUT=$FWD
+pass
+
+# ------------------------------------------------------------------ 01. through the Ingress
+begin edge-01-ingress
+until_ok 30 curl -fsS --cacert "$WORK/ca.crt" --resolve "$DOMAIN:443:127.0.0.1" -o /dev/null \
+  "https://$DOMAIN/http-bind" || fail "the Ingress's routes never answered: $(tail -5 "$WORK/traefik.log")"
+edge Ingress websocket,bosh,upload,api --put-port "$PUT"
+# BOSH affinity, from the controller's log: every request of a session carrying its cookie went to
+# the one pod that cookie names, and the sessions were spread over more than one pod.
+"$PY" - "$WORK/access.log" "$WORK/edge.out" "$(k get pods -o jsonpath='{range .items[*]}{.status.podIP}={.metadata.name} {end}')" <<'PYEOF' >&2 || fail "BOSH affinity"
+import json, sys
+log, out, pods = sys.argv[1], sys.argv[2], dict(p.split("=") for p in sys.argv[3].split())
+served = {}
+for line in open(log):
+    r = json.loads(line)
+    if not r.get("RequestPath", "").startswith("/http-bind"):
+        continue
+    cookie = dict(c.strip().split("=", 1) for c in r.get("request_Cookie", "").split(";") if "=" in c).get("xmpp-route")
+    if cookie:
+        served.setdefault(cookie, set()).add(pods.get(r["ServiceAddr"].rsplit(":", 1)[0], r["ServiceAddr"]))
+sessions = next(json.loads(l)["sessions"] for l in open(out) if '"bosh"' in l)
+assert all(s["cookie"] for s in sessions), f"a session got no affinity cookie: {sessions}"
+for s in sessions:
+    assert len(served[s["cookie"]]) == 1, f"one session's requests went to {served[s['cookie']]}"
+pods_used = set().union(*served.values())
+print(f"BOSH affinity: {len(sessions)} sessions, {sum(s['requests'] for s in sessions)} requests, "
+      f"each session on one pod; pods used: {sorted(pods_used)}")
+assert len(pods_used) > 1, f"every session on one pod ({pods_used}): the test shows no affinity"
+PYEOF
+pass
+
+# ------------------------------------------------------------------ 02. an upload, read through every pod
+# ejabberd keeps an upload slot in the memory of the node that issued it (the node of the client's
+# session), so the PUT goes to that pod (edge.py --put-port); the file, on the volume all pods share,
+# is then served by every pod: through the edge above, and through each pod's own port here.
+begin edge-02-uploads-on-every-pod
+url=$(sed -n 's/.*"url": "\([^"]*\)".*/\1/p' "$WORK/edge.out")
+[ -n "$url" ] || fail "no upload URL"
+for i in 0 1 2; do
+  forward "pod/$REL-xmpp-$i" 5280
+  got=$(curl -fsS -H "Host: upload.$DOMAIN" "http://127.0.0.1:$FWD/${url#https://*/}") ||
+    fail "GET through $REL-xmpp-$i"
+  [ "$got" = "helm-xmpp through the edge" ] || fail "GET through $REL-xmpp-$i: $got"
+done
+pass
+
+# ------------------------------------------------------------------ 03. through the Gateway API routes
+begin edge-03-gateway
+up $REL "$FIX/edge.xmpp" --set replicaCount=3 --set uploads.volume.persistentVolumeClaim.claimName=edge-uploads \
+  --set gateway.enabled=true --set gateway.className=traefik --set "gateway.routes=$ROUTES" ||
+  { cat "$WORK/up.err" >&2; fail "upgrade to the Gateway"; }
+[ -z "$(k get ingress -o name)" ] || fail "the Ingress is still there"
+k wait --for=jsonpath='{.status.parents[0].conditions[?(@.type=="Accepted")].status}'=True \
+  "httproute/$REL-xmpp" --timeout=60s >/dev/null || fail "the HTTPRoute was not accepted: $(k get httproute -o yaml | tail -20)"
+until_ok 30 curl -fsS --cacert "$WORK/ca.crt" --resolve "$DOMAIN:443:127.0.0.1" -o /dev/null \
+  "https://$DOMAIN/http-bind" || fail "the Gateway's routes never answered: $(tail -5 "$WORK/traefik.log")"
+edge Gateway websocket,bosh,upload,api --sessions 2 --put-port "$PUT"
+pass
+
+begin edge-04-cleanup
+helm uninstall $REL -n "$NS" --wait >/dev/null
+kubectl delete namespace "$NS" --wait=false >/dev/null
+pass
