@@ -221,6 +221,7 @@ fn optional_parts_come_and_go_with_their_values() {
         (&["networkPolicy.enabled=true"], "NetworkPolicy", "-xmpp"),
         (&["autoscaling.enabled=true"], "HorizontalPodAutoscaler", "-xmpp"),
         (&["server=prosody", "metrics.serviceMonitor.enabled=true"], "ServiceMonitor", "-xmpp"),
+        (&["metrics.serviceMonitor.enabled=true"], "ServiceMonitor", "-xmpp"),
     ];
     fn set<'a>(values: &[&'a str]) -> Vec<&'a str> {
         values.iter().flat_map(|v| ["--set", v]).collect()
@@ -261,6 +262,40 @@ fn optional_parts_come_and_go_with_their_values() {
     assert_eq!(paths, ["/xmpp-websocket", "/http-bind", "/upload"], "gateway.routes by default");
     let http = find(&ingress, "Service", "-http").unwrap();
     assert_eq!(http["metadata"]["annotations"]["traefik.ingress.kubernetes.io/service.sticky.cookie"], "true");
+
+    // Metrics: Prosody's on its HTTP listener; ejabberd's from the exporter beside it, reading the admin
+    // API on the loopback; the pods say where to scrape; only metricsFrom reaches the exporter's port.
+    let ejabberd = render(
+        "helm4",
+        dsl,
+        &set(&["networkPolicy.enabled=true", "networkPolicy.metricsFrom[0].podSelector.matchLabels.app=prometheus"]),
+    );
+    let pod = &find(&ejabberd, "StatefulSet", "-xmpp").unwrap()["spec"]["template"];
+    let exporter = pod["spec"]["containers"].as_sequence().unwrap().iter().find(|c| c["name"] == "metrics").unwrap();
+    assert_eq!(exporter["command"][3], "http://127.0.0.1:5280/api");
+    assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "9150");
+    assert!(
+        find(&ejabberd, "ConfigMap", "-exporter").unwrap()["data"]["ejabberd-exporter.escript"]
+            .as_str()
+            .unwrap()
+            .contains("registeredusers")
+    );
+    let rules = find(&ejabberd, "NetworkPolicy", "-xmpp").unwrap()["spec"]["ingress"].as_sequence().unwrap().clone();
+    let with_9150: Vec<&Value> =
+        rules.iter().filter(|r| r["ports"].as_sequence().unwrap().iter().any(|p| p["port"] == 9150)).collect();
+    assert_eq!(with_9150.len(), 1, "the exporter's port in one rule");
+    assert_eq!(with_9150[0]["from"][0]["podSelector"]["matchLabels"]["app"], "prometheus");
+    let closed = render("helm4", dsl, &set(&["networkPolicy.enabled=true"]));
+    let rules = find(&closed, "NetworkPolicy", "-xmpp").unwrap()["spec"]["ingress"].as_sequence().unwrap().clone();
+    assert!(
+        !rules.iter().any(|r| r["ports"].as_sequence().unwrap().iter().any(|p| p["port"] == 9150)),
+        "closed without metricsFrom"
+    );
+    let prosody = render("helm4", dsl, &set(&["server=prosody"]));
+    let pod = &find(&prosody, "StatefulSet", "-xmpp").unwrap()["spec"]["template"];
+    assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "5280");
+    assert_eq!(pod["metadata"]["annotations"]["prometheus.io/path"], "/metrics");
+    assert!(find(&prosody, "ConfigMap", "-exporter").is_none());
 
     // On by default, off by value.
     let defaults = render("helm4", dsl, &[]);
@@ -354,7 +389,7 @@ fn inconsistent_values_are_refused_with_a_reason() {
     let cases: &[(&str, &[&str], &str)] = &[
         ("examples/site.xmpp", &["server=prosody", "replicaCount=2"], "Prosody cannot cluster"),
         ("examples/site.xmpp", &["server=prosody", "autoscaling.enabled=true"], "Prosody cannot cluster"),
-        ("examples/production.xmpp", &["metrics.serviceMonitor.enabled=true"], "ejabberd has no built-in metrics"),
+        ("tests/chart/dsl/metrics-without-api.xmpp", &[], "add `api \"/api\" allow 127.0.0.1/8`"),
         ("examples/minimal.xmpp", &["ingress.enabled=true"], "needs an HTTP listener"),
         ("examples/minimal.xmpp", &["gateway.enabled=true", "gateway.className=x"], "needs an HTTP listener"),
         ("examples/production.xmpp", &["gateway.enabled=true"], "set gateway.className"),

@@ -359,7 +359,7 @@ pub const CAPABILITIES: &[Capability] = &[
     },
     Capability {
         message: "ejabberd has no built-in metrics endpoint; `metrics` is rendered for prosody only",
-        hint: Some("try the contrib module mod_prometheus in an `ejabberd { }` block"),
+        hint: Some("the chart serves them from an exporter beside ejabberd, which reads `api` over the pod's loopback"),
         ..row(Construct::Metrics, Server::Ejabberd, Since::Never, Otherwise::Warn)
     },
     Capability {

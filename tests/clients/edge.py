@@ -4,7 +4,7 @@ the controller listens, port 443), TLS checked against --ca.
 
 Usage: edge.py --host H --domain D --password PW --ca CA --port C2S_PORT [--only websocket,bosh,upload,api]
                [--websocket PATH] [--bosh PATH] [--api PATH] [--upload-service JID] [--sessions N]
-               [--put-port P]
+               [--put-port P] [--hold FILE]
 
 Users alice and bob must exist with password PW; bob (and alice, for an upload slot) log in over
 XMPP at --host:--port. Prints one JSON object per check: {"check": NAME, "ok": …, "detail": …}; the
@@ -100,6 +100,7 @@ async def bosh_session(n):
             lambda pred: _restart(post, until_reply, pred),
         )
         cookie = next((c.value for c in http.cookie_jar if c.key == COOKIE), None)
+        await post(attrs='type="terminate"')  # as a client leaving does: the session ends now
     return {"jid": jid, "cookie": cookie, "requests": state["requests"]}
 
 
@@ -157,7 +158,21 @@ async def check_api():
         return {"detail": f"POST {url}: HTTP {e.code}"}
 
 
-CHECKS = {"websocket": check_websocket, "bosh": check_bosh, "upload": check_upload, "api": check_api}
+async def check_hold():
+    """alice and bob logged in over XMPP until the file --hold names exists (metrics are read meanwhile)."""
+    import os
+    clients = [await login(user, "hold") for user in ("alice", "bob")]
+    print(json.dumps({"check": "hold", "logged_in": 2}), flush=True)
+    for _ in range(int(TIMEOUT * 30)):
+        if os.path.exists(ARGS.hold):
+            break
+        await asyncio.sleep(0.2)
+    for c in clients:
+        c.disconnect()
+    return {"detail": "two sessions held"}
+
+
+CHECKS = {"websocket": check_websocket, "bosh": check_bosh, "upload": check_upload, "api": check_api, "hold": check_hold}
 
 
 async def main():
@@ -182,7 +197,8 @@ if __name__ == "__main__":
     p.add_argument("--upload-service", help="the upload service's JID (default upload.DOMAIN)")
     p.add_argument("--sessions", type=int, default=6)
     p.add_argument("--put-port", type=int, help="upload: PUT to this local port (a forward to the slot's pod)")
-    p.add_argument("--only", default=",".join(CHECKS))
+    p.add_argument("--hold", help="hold: the file whose appearance ends the sessions")
+    p.add_argument("--only", default="websocket,bosh,upload,api")
     ARGS = p.parse_args()
     ARGS.upload_service = ARGS.upload_service or f"upload.{ARGS.domain}"
     scenarios.ARGS = ARGS

@@ -154,6 +154,25 @@ Usage: {{ include "xmpp.route" (list . "metrics") }}
 {{- end -}}
 
 {{/*
+xmpp.metrics: where the server's Prometheus metrics are scraped, as JSON `{port, portName, path}` (`{}`
+when the DSL has no `metrics` route on a plain-HTTP listener). Prosody serves them on its HTTP port;
+ejabberd (no endpoint of its own up to 24.12) through the exporter beside it (files/ejabberd-exporter.escript),
+which reads the DSL's admin API on the pod's loopback (`api`: the exporter's `api` URL).
+Usage: {{ $metrics := include "xmpp.metrics" . | fromJson }}
+*/}}
+{{- define "xmpp.metrics" -}}
+{{- $path := include "xmpp.route" (list . "metrics") -}}
+{{- $http := include "xmpp.http" . | fromJson -}}
+{{- if not $path }}{{ dict | toJson }}
+{{- else if eq (include "xmpp.server" .) "prosody" }}{{ dict "port" $http.port "portName" $http.name "path" $path | toJson }}
+{{- else -}}
+{{- $api := include "xmpp.route" (list . "api") -}}
+{{- if not $api }}{{ fail "the DSL's `metrics` on ejabberd is served by the chart's exporter, which reads the admin API: add `api \"/api\" allow 127.0.0.1/8` to the HTTP listener" }}{{ end -}}
+{{- dict "port" .Values.metrics.exporter.port "portName" "metrics" "path" "/metrics" "api" (printf "http://127.0.0.1:%v%s" $http.port $api) | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 xmpp.probePort: the port the probes knock on: the first STARTTLS client port, else the first port.
 Usage: {{ include "xmpp.probePort" . }}
 */}}

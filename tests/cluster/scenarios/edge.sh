@@ -138,7 +138,64 @@ until_ok 30 curl -fsS --cacert "$WORK/ca.crt" --resolve "$DOMAIN:443:127.0.0.1" 
 edge Gateway websocket,bosh,upload,api --sessions 2 --put-port "$PUT"
 pass
 
-begin edge-04-cleanup
+# ------------------------------------------------------------------ 04. metrics, scraped by a real Prometheus
+begin edge-04-metrics
+# Prometheus (PROMETHEUS_VERSION, built by `node build`) in the node's network namespace, discovering
+# the pods through the Kubernetes API by the annotations the chart puts on them (its usual
+# configuration), scraping every 2 s.
+cat >"$WORK/prometheus.yml" <<EOF
+global: {scrape_interval: 2s, scrape_timeout: 2s}
+scrape_configs:
+  - job_name: pods
+    kubernetes_sd_configs:
+      - {role: pod, kubeconfig_file: "$KUBECONFIG", namespaces: {names: ["$NS"]}}
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: "true"}
+      - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path], target_label: __metrics_path__, regex: (.+)}
+      - source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
+        regex: '([^:]+)(?::\d+)?;(\d+)'
+        replacement: '\$1:\$2'
+        target_label: __address__
+      - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+EOF
+prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
+  --web.listen-address=127.0.0.1:9090 >"$WORK/prometheus.log" 2>&1 &
+PIDS+=($!)
+until_ok 30 curl -fsS http://127.0.0.1:9090/-/ready || { cat "$WORK/prometheus.log" >&2; fail "prometheus did not start"; }
+# query EXPR: the value of a PromQL expression now ("" when it has none)
+query() {
+  curl -fsS http://127.0.0.1:9090/api/v1/query --data-urlencode "query=$1" |
+    "$PY" -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
+}
+# reaches EXPR VALUE: EXPR comes to VALUE within 60 s
+reaches() { local i; for i in $(seq 60); do [ "$(query "$1")" = "$2" ] && return 0; sleep 1; done; return 1; }
+# sessions SERVER CONNECTED REGISTERED: the server's connected users go from 0 to 2 while two clients
+# are logged in, and back; its registered users are read (REGISTERED: the expression, or "")
+sessions() {
+  local connected=$2 registered=$3 hold=$WORK/hold-$1
+  reaches "$connected" 0 || fail "$1: $connected is $(query "$connected"), not 0, before any login"
+  "$PY" "$ROOT/tests/clients/edge.py" --port "$C2S" --domain "$DOMAIN" --password "$PASSWORD" \
+    --ca "$WORK/ca.crt" --only hold --hold "$hold" >"$WORK/hold.out" 2>&1 &
+  PIDS+=($!)
+  reaches "$connected" 2 || { touch "$hold"; fail "$1: $connected is $(query "$connected"), not 2, with two clients in: $(cat "$WORK/hold.out")"; }
+  touch "$hold"
+  reaches "$connected" 0 || fail "$1: $connected is $(query "$connected") after the clients left"
+  [ -z "$registered" ] || reaches "$registered" 2 || fail "$1: $registered is $(query "$registered"), not 2"
+  echo "$1: $connected went 0 → 2 → 0${registered:+; $registered = 2}" >&2
+}
+reaches 'count(up{pod=~"edge-xmpp-.*"} == 1)' 3 || fail "the three pods are not all scraped: $(query 'up')"
+reaches 'max(ejabberd_cluster_nodes)' 3 || fail "ejabberd_cluster_nodes: $(query 'max(ejabberd_cluster_nodes)')"
+sessions ejabberd 'sum(ejabberd_node_sessions)' 'max(ejabberd_registered_users)'
+# Prosody: its own metrics on the HTTP listener (the DSL's `metrics`), scraped the same way.
 helm uninstall $REL -n "$NS" --wait >/dev/null
+up edge-p "$FIX/edge.xmpp" --set server=prosody || { cat "$WORK/up.err" >&2; fail "install Prosody"; }
+register edge-p prosody alice bob
+forward pod/edge-p-xmpp-0 5222; C2S=$FWD
+reaches 'count(up{pod="edge-p-xmpp-0"} == 1)' 1 || fail "Prosody is not scraped: $(query 'up')"
+sessions prosody 'sum(prosody_mod_c2s__connections{type="c2s"}) or vector(0)' ''
+pass
+
+begin edge-05-cleanup
+helm uninstall edge-p -n "$NS" --wait >/dev/null
 kubectl delete namespace "$NS" --wait=false >/dev/null
 pass
