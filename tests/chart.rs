@@ -222,6 +222,7 @@ fn optional_parts_come_and_go_with_their_values() {
         (&["autoscaling.enabled=true"], "HorizontalPodAutoscaler", "-xmpp"),
         (&["server=prosody", "metrics.serviceMonitor.enabled=true"], "ServiceMonitor", "-xmpp"),
         (&["metrics.serviceMonitor.enabled=true"], "ServiceMonitor", "-xmpp"),
+        (&["metrics.dashboard.enabled=true"], "ConfigMap", "-dashboard"),
     ];
     fn set<'a>(values: &[&'a str]) -> Vec<&'a str> {
         values.iter().flat_map(|v| ["--set", v]).collect()
@@ -296,6 +297,26 @@ fn optional_parts_come_and_go_with_their_values() {
     assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "5280");
     assert_eq!(pod["metadata"]["annotations"]["prometheus.io/path"], "/metrics");
     assert!(find(&prosody, "ConfigMap", "-exporter").is_none());
+
+    // The dashboards: Grafana JSON whose every query selects this release's pods in its namespace.
+    for server in ["ejabberd", "prosody"] {
+        let docs = render("helm4", dsl, &set(&[&format!("server={server}"), "metrics.dashboard.enabled=true"]));
+        let cm = find(&docs, "ConfigMap", "-dashboard").unwrap();
+        assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+        let board: serde_json::Value =
+            serde_json::from_str(cm["data"][format!("{server}.json").as_str()].as_str().unwrap()).unwrap();
+        let exprs: Vec<&str> = board["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["targets"].as_array().unwrap())
+            .map(|t| t["expr"].as_str().unwrap())
+            .collect();
+        assert!(exprs.len() >= 6, "{server}: {exprs:?}");
+        for e in exprs {
+            assert!(e.contains(r#"namespace="default", pod=~"release-name-xmpp-[0-9]+""#), "{server}: {e}");
+        }
+    }
 
     // On by default, off by value.
     let defaults = render("helm4", dsl, &[]);

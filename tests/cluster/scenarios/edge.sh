@@ -73,7 +73,8 @@ metadata: {name: edge-uploads}
 spec: {accessModes: [ReadWriteMany], resources: {requests: {storage: 64Mi}}}
 EOF
 up $REL "$FIX/edge.xmpp" --set replicaCount=3 --set uploads.volume.persistentVolumeClaim.claimName=edge-uploads \
-  --set ingress.enabled=true --set ingress.className=traefik --set "ingress.routes=$ROUTES" ||
+  --set ingress.enabled=true --set ingress.className=traefik --set "ingress.routes=$ROUTES" \
+  --set metrics.dashboard.enabled=true ||
   { cat "$WORK/up.err" >&2; fail "install"; }
 register $REL ejabberd alice bob
 # The clients' XMPP sessions on pod 0, whose HTTP port takes the upload's PUT (see edge-02)
@@ -128,7 +129,8 @@ pass
 # ------------------------------------------------------------------ 03. through the Gateway API routes
 begin edge-03-gateway
 up $REL "$FIX/edge.xmpp" --set replicaCount=3 --set uploads.volume.persistentVolumeClaim.claimName=edge-uploads \
-  --set gateway.enabled=true --set gateway.className=traefik --set "gateway.routes=$ROUTES" ||
+  --set gateway.enabled=true --set gateway.className=traefik --set "gateway.routes=$ROUTES" \
+  --set metrics.dashboard.enabled=true ||
   { cat "$WORK/up.err" >&2; fail "upgrade to the Gateway"; }
 [ -z "$(k get ingress -o name)" ] || fail "the Ingress is still there"
 k wait --for=jsonpath='{.status.parents[0].conditions[?(@.type=="Accepted")].status}'=True \
@@ -156,6 +158,7 @@ scrape_configs:
         regex: '([^:]+)(?::\d+)?;(\d+)'
         replacement: '\$1:\$2'
         target_label: __address__
+      - {source_labels: [__meta_kubernetes_namespace], target_label: namespace}
       - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
 EOF
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
@@ -183,16 +186,35 @@ sessions() {
   [ -z "$registered" ] || reaches "$registered" 2 || fail "$1: $registered is $(query "$registered"), not 2"
   echo "$1: $connected went 0 → 2 → 0${registered:+; $registered = 2}" >&2
 }
+# dashboard RELEASE: every query of the release's Grafana dashboard (the chart's ConfigMap) has data
+dashboard() {
+  k get configmap "$1-xmpp-dashboard" -o json | "$PY" -c "$(cat <<'PYEOF'
+import json, sys, urllib.parse, urllib.request
+board = json.loads(next(iter(json.load(sys.stdin)["data"].values())))
+queries = [(p["title"], t["expr"]) for p in board["panels"] for t in p["targets"]]
+empty = []
+for title, expr in queries:
+    url = "http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    answer = json.load(urllib.request.urlopen(url, timeout=10))
+    if answer["status"] != "success" or not answer["data"]["result"]:
+        empty.append(f"{title}: {expr}")
+print(f"{board['title']}: {len(queries)} queries, {len(queries) - len(empty)} with data", file=sys.stderr)
+sys.exit("no data: " + "; ".join(empty) if empty else 0)
+PYEOF
+)"
+}
 reaches 'count(up{pod=~"edge-xmpp-.*"} == 1)' 3 || fail "the three pods are not all scraped: $(query 'up')"
 reaches 'max(ejabberd_cluster_nodes)' 3 || fail "ejabberd_cluster_nodes: $(query 'max(ejabberd_cluster_nodes)')"
 sessions ejabberd 'sum(ejabberd_node_sessions)' 'max(ejabberd_registered_users)'
+dashboard $REL || fail "the ejabberd dashboard"
 # Prosody: its own metrics on the HTTP listener (the DSL's `metrics`), scraped the same way.
 helm uninstall $REL -n "$NS" --wait >/dev/null
-up edge-p "$FIX/edge.xmpp" --set server=prosody || { cat "$WORK/up.err" >&2; fail "install Prosody"; }
+up edge-p "$FIX/edge.xmpp" --set server=prosody --set metrics.dashboard.enabled=true || { cat "$WORK/up.err" >&2; fail "install Prosody"; }
 register edge-p prosody alice bob
 forward pod/edge-p-xmpp-0 5222; C2S=$FWD
 reaches 'count(up{pod="edge-p-xmpp-0"} == 1)' 1 || fail "Prosody is not scraped: $(query 'up')"
 sessions prosody 'sum(prosody_mod_c2s__connections{type="c2s"}) or vector(0)' ''
+dashboard edge-p || fail "the Prosody dashboard"
 pass
 
 begin edge-05-cleanup
