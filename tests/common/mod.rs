@@ -50,15 +50,30 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A port that was free on 127.0.0.1 a moment ago.
+/// A port that was free on 127.0.0.1 a moment ago (see [`free_ports`]).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    free_ports::<1>()[0]
 }
 
-/// `N` distinct free loopback ports: held open together while chosen, so none is handed out twice.
+/// `N` distinct loopback ports that were free a moment ago, each handed out once in this process.
+/// They come from below the kernel's ephemeral range (32768 and up), which outgoing connections take
+/// their local ports from: a port the kernel chose (`bind` to port 0) could go to another test's client
+/// before the server meant to listen on it starts. A counter walks 20000–31999 from a start that
+/// differs between processes, skipping ports something listens on.
 pub fn free_ports<const N: usize>() -> [u16; N] {
-    let held: Vec<TcpListener> = (0..N).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    std::array::from_fn(|_| loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < SPAN, "no free loopback port left below the ephemeral range");
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            break port;
+        }
+    })
 }
 
 /// Where tests/setup puts the tools it builds.

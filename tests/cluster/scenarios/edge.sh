@@ -212,6 +212,10 @@ helm uninstall $REL -n "$NS" --wait >/dev/null
 up edge-p "$FIX/edge.xmpp" --set server=prosody --set metrics.dashboard.enabled=true || { cat "$WORK/up.err" >&2; fail "install Prosody"; }
 register edge-p prosody alice bob
 forward pod/edge-p-xmpp-0 5222; C2S=$FWD
+# GKE's health check (gke.healthCheckPath, by default the BOSH path) gets 200 from Prosody as from
+# ejabberd (edge-01 waits for that through the controller)
+forward pod/edge-p-xmpp-0 5280
+curl -fsS -o /dev/null "http://127.0.0.1:$FWD/http-bind" || fail "Prosody does not answer GET /http-bind with 200"
 reaches 'count(up{pod="edge-p-xmpp-0"} == 1)' 1 || fail "Prosody is not scraped: $(query 'up')"
 sessions prosody 'sum(prosody_mod_c2s__connections{type="c2s"}) or vector(0)' ''
 dashboard edge-p || fail "the Prosody dashboard"
