@@ -149,7 +149,10 @@ fn gke_objects_are_valid_against_gkes_schemas() {
         assert_eq!(backend["spec"]["healthCheck"]["requestPath"], "/http-bind");
         assert_eq!(backend["spec"]["timeoutSec"], 3600);
         let http = find(&docs, "Service", "-http").unwrap();
-        assert_eq!(http["metadata"]["annotations"]["cloud.google.com/backend-config"], r#"{"default": "release-name-xmpp-http"}"#);
+        assert_eq!(
+            http["metadata"]["annotations"]["cloud.google.com/backend-config"],
+            r#"{"default": "release-name-xmpp-http"}"#
+        );
 
         let mut wrong = objects.clone();
         wrong[1]["spec"]["default"]["sessionAffinity"]["type"] = Value::from("COOKIE");
@@ -456,7 +459,11 @@ fn inconsistent_values_are_refused_with_a_reason() {
         ("tests/chart/dsl/metrics-without-api.xmpp", &[], "add `api \"/api\" allow 127.0.0.1/8`"),
         ("examples/minimal.xmpp", &["ingress.enabled=true"], "needs an HTTP listener"),
         ("examples/production.xmpp", &["gke.enabled=true"], "enable ingress or gateway"),
-        ("tests/chart/dsl/metrics-without-api.xmpp", &["gke.enabled=true", "ingress.enabled=true", "ingress.routes={websocket}"], "GKE's health check needs a path"),
+        (
+            "tests/chart/dsl/ejabberd-only.xmpp",
+            &["gke.enabled=true", "ingress.enabled=true", "ingress.routes={websocket}"],
+            "GKE's health check needs a path",
+        ),
         ("examples/minimal.xmpp", &["gateway.enabled=true", "gateway.className=x"], "needs an HTTP listener"),
         ("examples/production.xmpp", &["gateway.enabled=true"], "set gateway.className"),
         ("examples/site.xmpp", &["tls.certManager.enabled=true"], "needs tls.certManager.issuerRef.name"),

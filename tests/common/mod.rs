@@ -66,12 +66,14 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
     const SPAN: u32 = 12_000;
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let start = std::process::id().wrapping_mul(7919) % SPAN;
-    std::array::from_fn(|_| loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        assert!(n < SPAN, "no free loopback port left below the ephemeral range");
-        let port = (FIRST + (start + n) % SPAN) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            break port;
+    std::array::from_fn(|_| {
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            assert!(n < SPAN, "no free loopback port left below the ephemeral range");
+            let port = (FIRST + (start + n) % SPAN) as u16;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                break port;
+            }
         }
     })
 }
