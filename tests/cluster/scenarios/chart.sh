@@ -181,7 +181,8 @@ pass
 
 # ------------------------------------------------------------------ 11. every values file, validated by the API server
 begin 11-values-server-dry-run
-kubectl apply -f "$FIX/crds.yaml" >/dev/null   # cert-manager's Certificate, ServiceMonitor
+kubectl apply -f "$FIX/crds.yaml" >/dev/null   # cert-manager's Certificate, ServiceMonitor, GKE's objects
+kubectl wait --for=condition=Established -f "$FIX/crds.yaml" >/dev/null
 for values in "" values-dev.yaml values-prod.yaml "values-prod.yaml values-gke.yaml"; do
   args=()
   for v in $values; do args+=(-f "$ROOT/charts/xmpp/$v"); done
