@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import logging
-import re
 import ssl
 import sys
 import urllib.error
@@ -26,7 +25,7 @@ import aiohttp
 import slixmpp
 
 import scenarios
-from scenarios import TIMEOUT, _framed_login, bodies, login, until
+from scenarios import TIMEOUT, bodies, bosh_login, login, until, websocket_login
 
 COOKIE = "xmpp-route"
 
@@ -40,25 +39,10 @@ async def check_websocket():
     """alice logs in over WebSocket through the edge and sends bob (on XMPP) a message."""
     bob = await login("bob", "edge")
     url = f"wss://{ARGS.domain}{ARGS.websocket}"
-    open_ = f'<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="{ARGS.domain}" version="1.0"/>'
     try:
         ctx = scenarios.tls_context()
         async with aiohttp.ClientSession(connector=connector()) as http, http.ws_connect(url, protocols=["xmpp"], ssl=ctx) as ws:
-
-            async def recv(pred):
-                while True:
-                    msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
-                    if msg.type != aiohttp.WSMsgType.TEXT:
-                        raise RuntimeError(f"websocket closed: {msg.type}")
-                    if pred(msg.data):
-                        return msg.data
-
-            async def send(data, pred):
-                await ws.send_str(data)
-                return await recv(pred)
-
-            await ws.send_str(open_)
-            jid = await _framed_login(send, recv, lambda pred: send(open_, pred))
+            jid = await websocket_login(ws)
             await ws.send_str(f'<message xmlns="jabber:client" to="bob@{ARGS.domain}" type="chat">'
                               "<body>over the edge</body></message>")
             await until(lambda: "over the edge" in bodies(bob), "the message at bob")
@@ -70,46 +54,11 @@ async def check_websocket():
 async def bosh_session(n):
     """One BOSH login through the edge with a cookie jar of its own; its affinity cookie and requests."""
     url = f"https://{ARGS.domain}{ARGS.bosh}"
-    ns = 'xmlns="http://jabber.org/protocol/httpbind" xmlns:xmpp="urn:xmpp:xbosh"'
-    state = {"rid": 1000 * n, "sid": None, "requests": 0}
-    ctx = scenarios.tls_context()
     async with aiohttp.ClientSession(connector=connector(), cookie_jar=aiohttp.CookieJar()) as http:
-
-        async def post(inner="", attrs=""):
-            state["rid"] += 1
-            state["requests"] += 1
-            sid = f' sid="{state["sid"]}"' if state["sid"] else ""
-            body = f'<body rid="{state["rid"]}"{sid} {ns} {attrs}>{inner}</body>'
-            async with http.post(url, data=body, ssl=ctx, headers={"Content-Type": "text/xml; charset=utf-8"}) as r:
-                assert r.status == 200, f"BOSH request {state['requests']}: HTTP {r.status}"
-                return await r.text()
-
-        async def until_reply(first, pred):
-            text = first
-            for _ in range(10):
-                if pred(text):
-                    return text
-                text = await post()
-            raise RuntimeError(f"no reply: {text[:300]}")
-
-        created = await post(attrs=f'to="{ARGS.domain}" xml:lang="en" wait="10" hold="1" ver="1.6" xmpp:version="1.0"')
-        state["sid"] = re.search(r'sid=["\']([^"\']+)', created).group(1)
-        jid = await _framed_login(
-            lambda data, pred: _send(post, until_reply, data, pred),
-            lambda pred: until_reply(created, pred),
-            lambda pred: _restart(post, until_reply, pred),
-        )
+        jid, requests, post = await bosh_login(http, url, rid=1000 * n, ssl=scenarios.tls_context())
         cookie = next((c.value for c in http.cookie_jar if c.key == COOKIE), None)
         await post(attrs='type="terminate"')  # as a client leaving does: the session ends now
-    return {"jid": jid, "cookie": cookie, "requests": state["requests"]}
-
-
-async def _send(post, until_reply, data, pred):
-    return await until_reply(await post(data), pred)
-
-
-async def _restart(post, until_reply, pred):
-    return await until_reply(await post(attrs=f'to="{ARGS.domain}" xml:lang="en" xmpp:restart="true"'), pred)
+    return {"jid": jid, "cookie": cookie, "requests": requests + 1}
 
 
 async def check_bosh():

@@ -393,71 +393,77 @@ async def _framed_login(send, recv, restart):
     return re.search(r"<jid>([^<]+)</jid>", reply).group(1)
 
 
+async def websocket_login(ws):
+    """An RFC 7395 stream opened and logged in (SASL PLAIN, binding) on an aiohttp WebSocket; the JID."""
+    import aiohttp
+    open_ = f'<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="{ARGS.domain}" version="1.0"/>'
+
+    async def recv(pred):
+        while True:
+            msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise RuntimeError(f"websocket closed: {msg.type}")
+            if pred(msg.data):
+                return msg.data
+
+    async def send(data, pred):
+        await ws.send_str(data)
+        return await recv(pred)
+
+    await ws.send_str(open_)
+    return await _framed_login(send, recv, lambda pred: send(open_, pred))
+
+
 async def scenario_websocket():
     import aiohttp
     url = f"ws://{ARGS.host}:{ARGS.http}{ARGS.websocket}"
-    open_ = f'<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="{ARGS.domain}" version="1.0"/>'
     async with aiohttp.ClientSession() as http, http.ws_connect(url, protocols=["xmpp"]) as ws:
-        seen = []
-
-        async def recv(pred):
-            while True:
-                msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    raise RuntimeError(f"websocket closed: {msg.type}")
-                seen.append(msg.data)
-                if pred(msg.data):
-                    return msg.data
-
-        async def send(data, pred):
-            await ws.send_str(data)
-            return await recv(pred)
-
-        async def restart(pred):
-            return await send(open_, pred)
-
-        await ws.send_str(open_)
-        jid = await _framed_login(send, recv, restart)
+        jid = await websocket_login(ws)
     return f"bound {jid} over RFC 7395 WebSocket"
+
+
+async def bosh_login(http, url, rid=4000, ssl=None):
+    """A BOSH session (XEP-0206) created and logged in (SASL PLAIN, binding) with an aiohttp session:
+    the JID, the requests it took, and `post(inner, attrs)` for what the caller sends on it next."""
+    import re
+    ns = 'xmlns="http://jabber.org/protocol/httpbind" xmlns:xmpp="urn:xmpp:xbosh"'
+    state = {"rid": rid, "sid": None, "requests": 0}
+    tls = {"ssl": ssl} if ssl else {}
+
+    async def post(inner="", attrs=""):
+        state["rid"] += 1
+        state["requests"] += 1
+        sid = f' sid="{state["sid"]}"' if state["sid"] else ""
+        body = f'<body rid="{state["rid"]}"{sid} {ns} {attrs}>{inner}</body>'
+        async with http.post(url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}, **tls) as r:
+            assert r.status == 200, f"BOSH request {state['requests']}: HTTP {r.status}"
+            return await r.text()
+
+    async def until_reply(first, pred):
+        text = first
+        for _ in range(10):
+            if pred(text):
+                return text
+            text = await post()
+        raise RuntimeError(f"no reply: {text[:300]}")
+
+    created = await post(attrs=f'to="{ARGS.domain}" xml:lang="en" wait="10" hold="1" ver="1.6" xmpp:version="1.0"')
+    state["sid"] = re.search(r'sid=["\']([^"\']+)', created).group(1)
+
+    async def send(data, pred):
+        return await until_reply(await post(data), pred)
+
+    async def restart(pred):
+        return await until_reply(await post(attrs=f'to="{ARGS.domain}" xml:lang="en" xmpp:restart="true"'), pred)
+
+    jid = await _framed_login(send, lambda pred: until_reply(created, pred), restart)
+    return jid, state["requests"], post
 
 
 async def scenario_bosh():
     import aiohttp
-    url = f"http://{ARGS.host}:{ARGS.http}{ARGS.bosh}"
-    ns = 'xmlns="http://jabber.org/protocol/httpbind" xmlns:xmpp="urn:xmpp:xbosh"'
-    state = {"rid": 4000, "sid": None}
     async with aiohttp.ClientSession() as http:
-
-        async def post(inner="", attrs=""):
-            state["rid"] += 1
-            sid = f' sid="{state["sid"]}"' if state["sid"] else ""
-            body = f'<body rid="{state["rid"]}"{sid} {ns} {attrs}>{inner}</body>'
-            async with http.post(url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}) as r:
-                assert r.status == 200, r.status
-                return await r.text()
-
-        async def until_reply(first, pred):
-            text = first
-            for _ in range(10):
-                if pred(text):
-                    return text
-                text = await post()
-            raise RuntimeError(f"no reply: {text[:300]}")
-
-        import re
-        created = await post(attrs=f'to="{ARGS.domain}" xml:lang="en" wait="10" hold="1" ver="1.6" xmpp:version="1.0"')
-        state["sid"] = re.search(r'sid=["\']([^"\']+)', created).group(1)
-
-        async def recv(pred):
-            return await until_reply(created, pred)
-
-        async def send(data, pred):
-            return await until_reply(await post(data), pred)
-
-        async def restart(pred):
-            return await until_reply(await post(attrs=f'to="{ARGS.domain}" xml:lang="en" xmpp:restart="true"'), pred)
-
-        jid = await _framed_login(send, recv, restart)
+        jid, _, _ = await bosh_login(http, f"http://{ARGS.host}:{ARGS.http}{ARGS.bosh}")
     return f"bound {jid} over BOSH"
 
 

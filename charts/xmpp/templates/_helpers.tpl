@@ -129,6 +129,11 @@ Usage: {{ $http := include "xmpp.http" . | fromJson }}
 {{- end -}}
 
 {{/*
+xmpp.affinityCookie: the cookie that keeps a BOSH client on one pod, whichever controller sets it.
+*/}}
+{{- define "xmpp.affinityCookie" -}}xmpp-route{{- end -}}
+
+{{/*
 xmpp.edgePaths: the paths of the plain-HTTP listener's routes whose kinds are listed (an Ingress's or
 an HTTPRoute's), as JSON; fails when there is no such listener or it serves none of them.
 Usage: {{ $paths := include "xmpp.edgePaths" (list . "ingress" .Values.ingress.routes) | fromJsonArray }}

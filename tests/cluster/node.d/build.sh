@@ -7,6 +7,15 @@
 stamped() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/$1.stamp" 2>/dev/null)" = "$2" ]; }
 stamp() { printf '%s\n' "$2" > "$BIN/$1.stamp"; }
 
+# mod_path FIELD MODULE@VERSION: a path the module cache gives for a module (`Dir`: its files, `GoMod`:
+# its go.mod), downloading it first, from a scratch module of its own
+mod_path() {
+  local tmp out; tmp=$(mktemp -d)
+  out=$(cd "$tmp" && printf 'module scratch\n' > go.mod && GOFLAGS=-mod=mod go mod download -json "$2" |
+    sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\$/\1/p")
+  rm -rf "$tmp"; printf '%s\n' "$out"
+}
+
 gobuild() { # go build, niced: the machine is shared with cargo
   CGO_ENABLED=0 nice -n 10 go build -trimpath "$@"
 }
@@ -42,8 +51,7 @@ build_k8s() {
   if [ ! -f "$src/go.sum" ]; then
     log "resolving k8s.io/kubernetes@$K8S_VERSION"
     local gomod mods m
-    gomod=$(cd "$src" && printf 'module kwrap\n' > go.mod && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
-      sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+    gomod=$(mod_path GoMod "k8s.io/kubernetes@$K8S_VERSION")
     mods=$(sed -n '/^replace (/,/^)/p' "$gomod" | awk '$2=="=>" && $3 ~ /^\.\/staging/ {print $1}')
     {
       printf 'module kwrap\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$K8S_VERSION"
@@ -73,17 +81,21 @@ build_k8s() {
   log "kubernetes built in $((SECONDS - t0)) s"
 }
 
-build_coredns() {
-  local recipe; recipe="coredns $COREDNS_VERSION $(go env GOVERSION)"
-  stamped coredns "$recipe" && return 0
-  local t0=$SECONDS tmp
-  log "building coredns $COREDNS_VERSION"
-  mkdir -p "$BIN"; tmp=$(mktemp -d "$BIN/.coredns.XXXXXX")
-  GOBIN=$tmp CGO_ENABLED=0 nice -n 10 go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
-  mv "$tmp/coredns" "$BIN/coredns"; rmdir "$tmp"
-  stamp coredns "$recipe"
-  log "coredns built in $((SECONDS - t0)) s"
+# go_install NAME MODULE@VERSION [NOTE]: `go install` of a module without replace directives into
+# $BIN/NAME (through a folder of its own, so a failed build leaves no half binary), stamped with the
+# version and Go's; nothing when that stamp is there.
+go_install() {
+  local name=$1 module=$2 recipe t0=$SECONDS tmp; recipe="$name ${module##*@} $(go env GOVERSION)"
+  stamped "$name" "$recipe" && return 0
+  log "building $name ${module##*@}${3:+ ($3)}"
+  mkdir -p "$BIN"; tmp=$(mktemp -d "$BIN/.$name.XXXXXX")
+  GOBIN=$tmp CGO_ENABLED=0 nice -n 10 go install -trimpath -ldflags "-s -w" "$module"
+  mv "$tmp/$name" "$BIN/$name"; rmdir "$tmp"
+  stamp "$name" "$recipe"
+  log "$name built in $((SECONDS - t0)) s"
 }
+
+build_coredns() { go_install coredns "github.com/coredns/coredns@$COREDNS_VERSION"; }
 
 build_pause() { # a static pause: sleeps, reaps children, exits on SIGINT/SIGTERM (replaces registry.k8s.io/pause)
   local src=$HERE/images/pause recipe
@@ -125,12 +137,10 @@ type HTTP struct{}
 
 type Router struct{}
 EOF
-    printf 'module twrap\n\ngo 1.26.0\n' > "$src/go.mod"
     local gomod lego dir p
-    gomod=$(cd "$src" && GOFLAGS=-mod=mod go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" |
-      sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+    gomod=$(mod_path GoMod "github.com/traefik/traefik/v3@$TRAEFIK_VERSION")
     lego=$(awk '$1 == "github.com/go-acme/lego/v5" {print $1 "@" $2; exit}' "$gomod")
-    dir=$(cd "$src" && GOFLAGS=-mod=mod go mod download -json "$lego" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    dir=$(mod_path Dir "$lego")
     rm -rf "$src/lego"; cp -r "$dir" "$src/lego"; chmod -R u+w "$src/lego"
     for p in "${TRAEFIK_LEGO_DROP[@]}"; do   # the import line and the `case "p"…:` entry with its return
       sed -i -e "\#/providers/dns/$p\"\$#d" -e "/^[[:space:]]*case \"$p\"[,:]/,/^[[:space:]]*return $p\./d" \
@@ -163,16 +173,7 @@ EOF
 }
 
 build_prometheus() { # no replace directives: `go install` works
-  local recipe; recipe="prometheus $PROMETHEUS_VERSION $(go env GOVERSION)"
-  stamped prometheus "$recipe" && return 0
-  local t0=$SECONDS tmp
-  log "building prometheus $PROMETHEUS_VERSION (cold: about 6 min, 3 GB)"
-  mkdir -p "$BIN"; tmp=$(mktemp -d "$BIN/.prometheus.XXXXXX")
-  GOBIN=$tmp CGO_ENABLED=0 nice -n 10 go install -trimpath -ldflags "-s -w" \
-    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION"
-  mv "$tmp/prometheus" "$BIN/prometheus"; rmdir "$tmp"
-  stamp prometheus "$recipe"
-  log "prometheus built in $((SECONDS - t0)) s"
+  go_install prometheus "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" "cold: about 6 min, 3 GB"
 }
 
 # The Gateway API CRDs (standard and experimental channels) of the version traefik is built with, from
@@ -181,8 +182,7 @@ fetch_gateway_crds() {
   local out=$CACHE/gateway-api
   [ "$(cat "$out/version" 2>/dev/null)" = "$GATEWAY_API_VERSION" ] && return 0
   local dir c; mkdir -p "$out"
-  dir=$(cd "$(mktemp -d)" && printf 'module g\n' > go.mod && GOFLAGS=-mod=mod go mod download -json \
-    "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  dir=$(mod_path Dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
   for c in standard experimental; do
     awk 'FNR == 1 && NR > 1 {print "---"} {print}' "$dir/config/crd/$c"/*.yaml > "$out/$c.yaml"
   done

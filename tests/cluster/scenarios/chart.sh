@@ -554,13 +554,10 @@ begin 18-federation-through-srv
 # finds the other only through the `_xmpp-server._tcp` SRV record the cluster DNS serves, pointing at
 # the other release's Service, as public DNS points at a LoadBalancer in production.
 fed_a=ejabberd-$HELM.example fed_b=prosody-$HELM.example
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=helm-xmpp federation CA" \
-  -keyout "$WORK/fed-ca.key" -out "$WORK/fed-ca.crt" 2>/dev/null
+test_ca fed-ca
 for rel in fa fb; do
   domain=$fed_a server=ejabberd; [ $rel = fb ] && domain=$fed_b server=prosody
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=$domain" -keyout "$WORK/$rel.key" -out "$WORK/$rel.csr" 2>/dev/null
-  openssl x509 -req -in "$WORK/$rel.csr" -CA "$WORK/fed-ca.crt" -CAkey "$WORK/fed-ca.key" -days 2 \
-    -extfile <(printf 'subjectAltName=DNS:%s,DNS:*.%s' "$domain" "$domain") -out "$WORK/$rel.crt" 2>/dev/null
+  issue fed-ca "$rel" "$domain"
   k create secret generic "$rel-tls" --type=kubernetes.io/tls --from-file=tls.crt="$WORK/$rel.crt" \
     --from-file=tls.key="$WORK/$rel.key" --from-file=ca.crt="$WORK/fed-ca.crt" >/dev/null
   cat >"$DNS_ZONES/db.$domain" <<EOF

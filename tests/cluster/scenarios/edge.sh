@@ -13,6 +13,8 @@ NS=xmpp-edge
 . "$(dirname "${BASH_SOURCE[0]}")/in-node.sh"
 REL=edge
 ROUTES='{websocket,bosh,upload,api}'
+# The ejabberd release: three nodes sharing an uploads volume, with its dashboard
+CLUSTERED=(--set replicaCount=3 --set uploads.volume.persistentVolumeClaim.claimName=edge-uploads --set metrics.dashboard.enabled=true)
 
 # edge WHAT CHECKS [ARGS...]: tests/clients/edge.py through the controller (WHAT: Ingress or Gateway,
 # for the failure's message); its output in $WORK/edge.out
@@ -31,11 +33,8 @@ helm plugin install "$ROOT" >/dev/null
 kubectl create namespace "$NS" >/dev/null
 kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted >/dev/null
 k create secret generic xmpp-secrets --from-literal=TURN_SECRET="$TURN_SECRET" >/dev/null
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=helm-xmpp edge CA" \
-  -keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=$DOMAIN" -keyout "$WORK/tls.key" -out "$WORK/tls.csr" 2>/dev/null
-openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -days 2 \
-  -extfile <(printf 'subjectAltName=DNS:%s,DNS:*.%s' "$DOMAIN" "$DOMAIN") -out "$WORK/tls.crt" 2>/dev/null
+test_ca ca
+issue ca tls "$DOMAIN"
 k create secret tls xmpp-tls --cert="$WORK/tls.crt" --key="$WORK/tls.key" >/dev/null
 # What installing the controller brings: the Gateway API CRDs, its IngressClass and GatewayClass.
 kubectl apply --server-side -f "$HX_KUBE_CACHE/gateway-api/standard.yaml" >/dev/null
@@ -72,9 +71,8 @@ kind: PersistentVolumeClaim
 metadata: {name: edge-uploads}
 spec: {accessModes: [ReadWriteMany], resources: {requests: {storage: 64Mi}}}
 EOF
-up $REL "$FIX/edge.xmpp" --set replicaCount=3 --set uploads.volume.persistentVolumeClaim.claimName=edge-uploads \
-  --set ingress.enabled=true --set ingress.className=traefik --set "ingress.routes=$ROUTES" \
-  --set metrics.dashboard.enabled=true ||
+up $REL "$FIX/edge.xmpp" "${CLUSTERED[@]}" \
+  --set ingress.enabled=true --set ingress.className=traefik --set "ingress.routes=$ROUTES" ||
   { cat "$WORK/up.err" >&2; fail "install"; }
 register $REL ejabberd alice bob
 # The clients' XMPP sessions on pod 0, whose HTTP port takes the upload's PUT (see edge-02)
@@ -128,9 +126,8 @@ pass
 
 # ------------------------------------------------------------------ 03. through the Gateway API routes
 begin edge-03-gateway
-up $REL "$FIX/edge.xmpp" --set replicaCount=3 --set uploads.volume.persistentVolumeClaim.claimName=edge-uploads \
-  --set gateway.enabled=true --set gateway.className=traefik --set "gateway.routes=$ROUTES" \
-  --set metrics.dashboard.enabled=true ||
+up $REL "$FIX/edge.xmpp" "${CLUSTERED[@]}" \
+  --set gateway.enabled=true --set gateway.className=traefik --set "gateway.routes=$ROUTES" ||
   { cat "$WORK/up.err" >&2; fail "upgrade to the Gateway"; }
 [ -z "$(k get ingress -o name)" ] || fail "the Ingress is still there"
 k wait --for=jsonpath='{.status.parents[0].conditions[?(@.type=="Accepted")].status}'=True \

@@ -68,6 +68,18 @@ run_clients() {
 }
 clients() { run_clients "$@" || fail "client scenarios $2 failed"; }
 
+# test_ca NAME: a CA for a scenario's certificates, $WORK/NAME.crt and .key
+test_ca() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=helm-xmpp $1 CA" \
+    -keyout "$WORK/$1.key" -out "$WORK/$1.crt" 2>/dev/null
+}
+# issue CA NAME DOMAIN: $WORK/NAME.crt and .key, for DOMAIN and its subdomains, signed by test_ca CA
+issue() {
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$3" -keyout "$WORK/$2.key" -out "$WORK/$2.csr" 2>/dev/null
+  openssl x509 -req -in "$WORK/$2.csr" -CA "$WORK/$1.crt" -CAkey "$WORK/$1.key" -days 2 \
+    -extfile <(printf 'subjectAltName=DNS:%s,DNS:*.%s' "$3" "$3") -out "$WORK/$2.crt" 2>/dev/null
+}
+
 ctl() { local pod=$1; shift; k exec "$pod" -c ejabberd -- ejabberdctl "$@"; }
 cluster_nodes() { ctl "$1" list_cluster | grep -c 'ejabberd@'; }
 joined() { [ "$(cluster_nodes "$1")" = 2 ]; }
