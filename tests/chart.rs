@@ -310,6 +310,42 @@ fn optional_parts_come_and_go_with_their_values() {
     let http = find(&ingress, "Service", "-http").unwrap();
     assert_eq!(http["metadata"]["annotations"]["traefik.ingress.kubernetes.io/service.sticky.cookie"], "true");
 
+    // Signed uploads: the upload service beside each ejabberd pod, with the key from the Secret, its
+    // port on the HTTP Service, and the upload route sent there by the Ingress and the HTTPRoute (the
+    // rest of the routes to the listener); nothing of it for unsigned uploads or for Prosody.
+    let tmp = TempDir::new("hx-chart-signed").unwrap();
+    let signed = tmp.0.join("signed.xmpp");
+    let source = fs::read_to_string(root().join("tests/cluster/fixtures/edge.xmpp")).unwrap();
+    assert!(source.contains("signed env(\"XMPP_UPLOAD_KEY\")"));
+    fs::write(&signed, &source).unwrap();
+    let unsigned = tmp.0.join("unsigned.xmpp");
+    fs::write(&unsigned, source.replace(" { signed env(\"XMPP_UPLOAD_KEY\") }", "")).unwrap();
+    let edge = ["ingress.enabled=true", "gateway.enabled=true", "gateway.className=traefik"];
+    let docs = render("helm4", signed.to_str().unwrap(), &set(&edge));
+    let pod = &find(&docs, "StatefulSet", "-xmpp").unwrap()["spec"]["template"]["spec"];
+    let service = pod["containers"].as_sequence().unwrap().iter().find(|c| c["name"] == "uploads").unwrap();
+    assert_eq!(service["command"][4], "/upload");
+    assert_eq!(service["command"][5], "env:XMPP_UPLOAD_KEY");
+    assert_eq!(service["env"][0]["valueFrom"]["secretKeyRef"]["key"], "XMPP_UPLOAD_KEY");
+    let ports = &find(&docs, "Service", "-http").unwrap()["spec"]["ports"];
+    assert_eq!((&ports[1]["name"], &ports[1]["port"]), (&Value::from("uploads"), &Value::from(5290)));
+    let backend = |path: &str| {
+        let rule = &find(&docs, "Ingress", "-xmpp").unwrap()["spec"]["rules"][0]["http"]["paths"];
+        let p = rule.as_sequence().unwrap().iter().find(|p| p["path"] == path).unwrap();
+        p["backend"]["service"]["port"]["name"].as_str().unwrap().to_string()
+    };
+    assert_eq!((backend("/upload"), backend("/http-bind")), ("uploads".into(), "http".into()));
+    let rules = find(&docs, "HTTPRoute", "-xmpp").unwrap()["spec"]["rules"].as_sequence().unwrap().clone();
+    let upload_rule = rules.iter().find(|r| r["matches"][0]["path"]["value"] == "/upload").unwrap();
+    assert_eq!(upload_rule["backendRefs"][0]["port"], 5290);
+    assert!(find(&docs, "ConfigMap", "-sidecars").unwrap()["data"]["ejabberd-upload.escript"].is_string());
+    for (dsl, extra) in [(&unsigned, &[][..]), (&signed, &["server=prosody"][..])] {
+        let docs = render("helm4", dsl.to_str().unwrap(), &set(&[&edge[..], extra].concat()));
+        let pod = &find(&docs, "StatefulSet", "-xmpp").unwrap()["spec"]["template"]["spec"];
+        assert!(pod["containers"].as_sequence().unwrap().iter().all(|c| c["name"] != "uploads"), "{dsl:?} {extra:?}");
+        assert_eq!(find(&docs, "Service", "-http").unwrap()["spec"]["ports"].as_sequence().unwrap().len(), 1);
+    }
+
     // Metrics: Prosody's on its HTTP listener; ejabberd's from the exporter beside it, reading the admin
     // API on the loopback; the pods say where to scrape; only metricsFrom reaches the exporter's port.
     let ejabberd = render(
@@ -322,7 +358,7 @@ fn optional_parts_come_and_go_with_their_values() {
     assert_eq!(exporter["command"][3], "http://127.0.0.1:5280/api");
     assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "9150");
     assert!(
-        find(&ejabberd, "ConfigMap", "-exporter").unwrap()["data"]["ejabberd-exporter.escript"]
+        find(&ejabberd, "ConfigMap", "-sidecars").unwrap()["data"]["ejabberd-exporter.escript"]
             .as_str()
             .unwrap()
             .contains("registeredusers")
@@ -342,7 +378,7 @@ fn optional_parts_come_and_go_with_their_values() {
     let pod = &find(&prosody, "StatefulSet", "-xmpp").unwrap()["spec"]["template"];
     assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "5280");
     assert_eq!(pod["metadata"]["annotations"]["prometheus.io/path"], "/metrics");
-    assert!(find(&prosody, "ConfigMap", "-exporter").is_none());
+    assert!(find(&prosody, "ConfigMap", "-sidecars").is_none());
 
     // The dashboards: Grafana JSON whose every query selects this release's pods in its namespace.
     for server in ["ejabberd", "prosody"] {

@@ -64,6 +64,7 @@ const TEST_SECRETS: &[(&str, &str)] = &[
     ("XMPP_DB_PASSWORD", "db-s3cret-for-tests"),
     ("TURN_SECRET", "turn-s3cret-for-tests"),
     ("LDAP_PASSWORD", "ldap-s3cret-for-tests"),
+    ("XMPP_UPLOAD_KEY", "upload-s3cret-for-tests"),
 ];
 
 /// The value the tests hand the servers for the secret `name`.
@@ -839,6 +840,62 @@ fn hurl_suite_passes_on_ejabberd_23_01_and_24_12() {
         // The same API with an allow-list that leaves the caller (127.0.0.1) out.
         let (_tmp, _node, http) = ejabberd_with_api(version, "10.0.0.0/8");
         hurl(&[root().join("tests/hurl/outside/refused.hurl")], http, &format!("ejabberd {version}, outside"));
+    }
+}
+
+/// Signed uploads (`upload … { signed env(…) }`), as an ejabberd cluster needs them: ejabberd keeps
+/// no slot but signs each PUT URL; the chart's upload service (charts/xmpp/files/ejabberd-upload.escript,
+/// run here as in the pod: by the ejabberd user, on ejabberd's docroot) checks the signature, writes
+/// the file and serves it, and so does ejabberd from the same folder.
+#[test]
+#[ignore = "needs tests/setup: real ejabberd, Prosody, PostgreSQL, Hurl, slixmpp"]
+fn signed_uploads_are_taken_and_served_by_the_upload_service() {
+    for (version, ctl) in ejabberds() {
+        let tmp = TempDir::new("hx-signed").unwrap();
+        let ports = ClientPorts::free();
+        let site = client_site(&tmp.0, &format!("ejabberd >= {version}"), &Variant::closed(), &ports, None);
+        let dsl = fs::read_to_string(&site).unwrap().replace(
+            "upload \"upload\" { max-size 10MB }",
+            "upload \"upload\" { max-size 10MB; signed env(\"XMPP_UPLOAD_KEY\") }",
+        );
+        fs::write(&site, dsl).unwrap();
+        compile_into(&site, &tmp.0);
+        let node = Ejabberd::start(&ctl, &tmp.0);
+        let o = run(node.ctl().args(["register", "alice", DOMAIN, PASSWORD]));
+        assert!(o.status.success(), "register alice: {}", text(&o.stdout));
+        let put = free_port();
+        let service = UploadService(
+            Command::new("runuser")
+                .args(["-u", "ejabberd", "--", "env", &format!("XMPP_UPLOAD_KEY={}", test_secret("XMPP_UPLOAD_KEY"))])
+                .arg("escript")
+                .arg(root().join("charts/xmpp/files/ejabberd-upload.escript"))
+                .args([&put.to_string(), "/var/lib/ejabberd/upload", "/upload", "env:XMPP_UPLOAD_KEY"])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        assert!(wait_until(Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", put)).is_ok()));
+        let out = run(Command::new(tool("../venv/bin/python"))
+            .arg(root().join("tests/clients/scenarios.py"))
+            .args(["--port", &ports.client.to_string(), "--domain", DOMAIN, "--password", PASSWORD])
+            .args(["--upload", &format!("upload.{DOMAIN}"), "--put-port", &put.to_string()])
+            .arg("--ca")
+            .arg(tmp.0.join("ca.crt"))
+            .args(["--only", "signed-upload"]));
+        drop(service);
+        let line = text(&out.stdout);
+        assert!(line.contains("\"ok\": true"), "ejabberd {version}: {line}{}", text(&out.stderr));
+    }
+}
+
+/// The upload service, stopped when dropped.
+struct UploadService(Child);
+
+impl Drop for UploadService {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill").args(["-P", &self.0.id().to_string()]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

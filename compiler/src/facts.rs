@@ -253,6 +253,8 @@ pub enum Construct {
     UploadQuota,
     /// Upload quotas that differ between domains.
     UploadQuotaDiffer,
+    /// `upload … { signed env("…") }`.
+    SignedUpload,
     /// `auth internal { scram sha-512 }`.
     ScramSha512,
     /// `proxy "name"` in a domain (one domain at most; its port is no listener's).
@@ -291,6 +293,7 @@ impl Construct {
             Construct::Upload => "`upload \"name\"`",
             Construct::UploadQuota => "`upload … { quota … }`",
             Construct::UploadQuotaDiffer => "upload quotas differing between domains",
+            Construct::SignedUpload => "`upload … { signed env(\"…\") }`",
             Construct::Proxy => "`proxy \"name\"`",
             Construct::ScramSha512 => "`scram sha-512`",
             Construct::AuthSql => "`auth sql`",
@@ -395,6 +398,10 @@ pub const CAPABILITIES: &[Capability] = &[
         message: "ejabberd applies `upload quota` to every domain, and the domains differ",
         hint: Some("try the same `upload quota` in every domain"),
         ..row(Construct::UploadQuotaDiffer, Server::Ejabberd, Since::Never, Otherwise::Refuse)
+    },
+    Capability {
+        message: "prosody keeps every upload slot itself (one instance); `signed` is rendered for ejabberd only",
+        ..row(Construct::SignedUpload, Server::Prosody, Since::Never, Otherwise::Warn)
     },
     Capability {
         message: "prosody has no SCRAM-SHA-512 (it stores SHA-1 or SHA-256 keys)",

@@ -103,6 +103,10 @@ pub struct Upload {
     pub quota: Option<u64>,
     /// The public base URL, when the HTTP listener is behind a proxy.
     pub url: Option<String>,
+    /// `signed env("…")`: the key ejabberd signs each `PUT` URL with, so that whichever node or
+    /// pod receives the `PUT` can check it (the chart's receiver, which then serves the upload
+    /// route), not only the node that issued the slot.
+    pub signed: Option<Secret>,
 }
 
 /// A file-transfer proxy (XEP-0065): clients are told to connect to `host` on `port`.
@@ -420,6 +424,7 @@ impl Deployment {
         if let Some(t) = &self.turn {
             all.insert(t.secret.clone());
         }
+        all.extend(self.domains.iter().filter_map(|dom| dom.upload.as_ref()?.signed.clone()));
         all.into_iter().collect()
     }
 }

@@ -85,6 +85,9 @@ pub struct Output {
     pub ports: Vec<Port>,
     /// Environment variables the configs read secrets from (the chart sets them from Secrets).
     pub secret_env: Vec<String>,
+    /// The keys signed uploads are signed with, as the chart's upload receiver reads them:
+    /// `env:NAME` or `file:/path`, each once.
+    pub upload_keys: Vec<String>,
     /// The file ejabberd < 24.12 reads secret macros from, which the host writes (`define_macro`);
     /// empty when no targeted ejabberd needs one.
     pub macros_file: String,
@@ -214,6 +217,15 @@ pub fn compile(sources: &[Source]) -> Output {
         output.macros_file = d.macros_file().unwrap_or_default();
         output.domains = d.domains.iter().map(|dom| dom.name.clone()).collect();
         output.http_hosts = d.http_hosts();
+        let keys = d.domains.iter().filter_map(|dom| dom.upload.as_ref()?.signed.as_ref());
+        output.upload_keys = keys
+            .map(|k| match k {
+                ast::Secret::Env(name) => format!("env:{name}"),
+                ast::Secret::File(path) => format!("file:{path}"),
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         output.secret_env = d
             .secrets()
             .into_iter()

@@ -618,8 +618,12 @@ fn check_groupchat(host: String, label: &str, settings: Option<&Settings>, sink:
 
 fn check_upload(host: String, label: &str, settings: Option<&Settings>, sink: &mut Sink) -> Option<ir::Upload> {
     let empty = Settings::default();
-    let f = Fields::new(settings.unwrap_or(&empty), "upload", &["max-size", "expire", "quota", "url"], sink);
+    let f = Fields::new(settings.unwrap_or(&empty), "upload", &["max-size", "expire", "quota", "url", "signed"], sink);
     let url = f.string("url", sink);
+    let signed = f.secret("signed", sink);
+    if let (Some(_), Some(v)) = (&signed, f.get("signed")) {
+        sink.used(Construct::SignedUpload, v.span, "");
+    }
     if let (Some(u), Some(v)) = (&url, f.get("url")) {
         let name = ir::url_host(u);
         let is_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
@@ -635,6 +639,7 @@ fn check_upload(host: String, label: &str, settings: Option<&Settings>, sink: &m
         expire: f.duration("expire", sink),
         quota: f.size("quota", sink),
         url,
+        signed,
     })
 }
 

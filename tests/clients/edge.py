@@ -4,7 +4,7 @@ the controller listens, port 443), TLS checked against --ca.
 
 Usage: edge.py --host H --domain D --password PW --ca CA --port C2S_PORT [--only websocket,bosh,upload,api]
                [--websocket PATH] [--bosh PATH] [--api PATH] [--upload-service JID] [--sessions N]
-               [--put-port P] [--hold FILE]
+               [--uploads N] [--hold FILE]
 
 Users alice and bob must exist with password PW; bob (and alice, for an upload slot) log in over
 XMPP at --host:--port. Prints one JSON object per check: {"check": NAME, "ok": …, "detail": …}; the
@@ -68,31 +68,39 @@ async def check_bosh():
 
 
 async def check_upload():
-    """alice asks for a slot over XMPP; the PUT goes through the edge to the upload host, or with
-    --put-port straight to the HTTP port of the pod that issued the slot (ejabberd keeps a slot in
-    the memory of that node: processone/ejabberd#3359); the GET goes through the edge."""
+    """--uploads files, each with a slot alice asks for over XMPP (the slots all issued by the node of
+    her session), PUT and fetched through the edge, which spreads the PUTs over the pods; then a PUT
+    with a forged signature, refused. Needs the DSL's `upload … { signed env(…) }` (ejabberd keeps an
+    unsigned slot in the memory of the node that issued it: processone/ejabberd#3359)."""
     a = await login("alice", "upload", plugins=["xep_0363"])
-    data = b"helm-xmpp through the edge\n"
+    files = [(f"edge-{n}.txt", f"helm-xmpp through the edge, file {n}\n".encode()) for n in range(ARGS.uploads)]
     try:
-        slot = await a.plugin["xep_0363"].request_slot(
-            jid=slixmpp.JID(ARGS.upload_service), filename="edge.txt", size=len(data), content_type="text/plain")
+        slots = [await a.plugin["xep_0363"].request_slot(
+            jid=slixmpp.JID(ARGS.upload_service), filename=name, size=len(data), content_type="text/plain")
+            for name, data in files]
     finally:
         a.disconnect()
-    put, get = slot["http_upload_slot"]["put"]["url"], slot["http_upload_slot"]["get"]["url"]
-    headers = {h["name"]: h["value"] for h in slot["http_upload_slot"]["put"]["headers"]}
-    headers["Content-Type"] = "text/plain"
     ctx = scenarios.tls_context()
-    if ARGS.put_port:
-        parts = urllib.parse.urlsplit(put)
-        headers["Host"] = parts.hostname
-        put = urllib.parse.urlunsplit(("http", f"127.0.0.1:{ARGS.put_port}", parts.path, parts.query, ""))
-    req = urllib.request.Request(put, data=data, method="PUT", headers=headers)
-    with urllib.request.urlopen(req, timeout=TIMEOUT, context=ctx) as r:
-        assert r.status in (200, 201), f"PUT {put}: HTTP {r.status}"
-    with urllib.request.urlopen(get, timeout=TIMEOUT, context=ctx) as r:
-        got = r.read()
-    assert got == data, f"GET {get}: {got[:100]!r}"
-    return {"detail": f"PUT {put}, GET {get}, bytes equal", "url": get}
+    urls = []
+    for (name, data), slot in zip(files, slots):
+        put, get = slot["http_upload_slot"]["put"]["url"], slot["http_upload_slot"]["get"]["url"]
+        req = urllib.request.Request(put, data=data, method="PUT", headers={"Content-Type": "text/plain"})
+        with urllib.request.urlopen(req, timeout=TIMEOUT, context=ctx) as r:
+            assert r.status in (200, 201), f"PUT {put}: HTTP {r.status}"
+        with urllib.request.urlopen(get, timeout=TIMEOUT, context=ctx) as r:
+            got = r.read()
+        assert got == data, f"GET {get}: {got[:100]!r}"
+        urls.append(get)
+    forged = put[:-1] + ("0" if put[-1] != "0" else "1")
+    forged = forged.replace(name, "forged.txt")
+    req = urllib.request.Request(forged, data=data, method="PUT", headers={"Content-Type": "text/plain"})
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT, context=ctx) as r:
+            raise AssertionError(f"PUT {forged} with a forged signature: HTTP {r.status}")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403, f"PUT {forged} with a forged signature: HTTP {e.code}, not 403"
+    return {"detail": f"{len(urls)} files PUT and fetched through the edge, bytes equal; a forged signature: 403",
+            "urls": urls}
 
 
 async def check_api():
@@ -145,7 +153,7 @@ if __name__ == "__main__":
     p.add_argument("--api", default="/api")
     p.add_argument("--upload-service", help="the upload service's JID (default upload.DOMAIN)")
     p.add_argument("--sessions", type=int, default=6)
-    p.add_argument("--put-port", type=int, help="upload: PUT to this local port (a forward to the slot's pod)")
+    p.add_argument("--uploads", type=int, default=6, help="upload: how many files")
     p.add_argument("--hold", help="hold: the file whose appearance ends the sessions")
     p.add_argument("--only", default="websocket,bosh,upload,api")
     ARGS = p.parse_args()

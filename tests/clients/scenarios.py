@@ -15,6 +15,7 @@ import socket
 import ssl
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -255,6 +256,47 @@ async def scenario_upload():
         got = r.read()
     assert got == data, got
     return f"slot, PUT, GET over HTTPS ({urllib.parse.urlsplit(put).hostname}, test CA), bytes equal"
+
+
+async def scenario_signed_upload():
+    """`upload … { signed env(…) }`: the slot's PUT URL carries ejabberd's signature; the server takes
+    no PUT itself; the upload service (--put-port, where an edge routes the upload path) refuses a
+    forged signature, takes the signed PUT and serves the file, as the server does too."""
+    a = await login("alice", plugins=["xep_0363"])
+    data = b"helm-xmpp signed upload\n"
+    try:
+        slot = await a.plugin["xep_0363"].request_slot(
+            jid=slixmpp.JID(ARGS.upload), filename="signed.txt", size=len(data), content_type="text/plain"
+        )
+    finally:
+        a.disconnect()
+    put, get = slot["http_upload_slot"]["put"]["url"], slot["http_upload_slot"]["get"]["url"]
+    parts = urllib.parse.urlsplit(put)
+    assert "v=" in parts.query, f"the PUT URL carries no signature: {put}"
+
+    def via_service(url):
+        p = urllib.parse.urlsplit(url)
+        return urllib.parse.urlunsplit(("http", f"127.0.0.1:{ARGS.put_port}", p.path, p.query, ""))
+
+    forged = via_service(put)[:-1] + ("0" if put[-1] != "0" else "1")
+    ctx = tls_context()
+
+    def status(url):
+        req = urllib.request.Request(url, data=data, method="PUT", headers={"Content-Type": "text/plain"})
+        try:
+            with urllib.request.urlopen(req, timeout=TIMEOUT, context=ctx) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert status(put) == 403, f"the server itself did not refuse the PUT: {put}"
+    assert status(forged) == 403, f"a forged signature was not refused: {forged}"
+    assert status(via_service(put)) == 201, f"the upload service refused the signed PUT: {via_service(put)}"
+    for url in (via_service(get), get):
+        with urllib.request.urlopen(url, timeout=TIMEOUT, context=ctx) as r:
+            got = r.read()
+        assert got == data, f"GET {url}: {got[:80]!r}"
+    return f"PUT refused by the server and with a forged signature, taken by the upload service; GET {get} from both, bytes equal"
 
 
 async def scenario_proxy():
@@ -507,6 +549,7 @@ SCENARIOS = {
     "groupchat": scenario_groupchat,
     "archive": scenario_archive,
     "upload": scenario_upload,
+    "signed-upload": scenario_signed_upload,
     "proxy": scenario_proxy,
     "turn": scenario_turn,
     "registration": scenario_registration,
@@ -543,12 +586,13 @@ if __name__ == "__main__":
     p.add_argument("--registration", default="closed")
     p.add_argument("--sasl", default="SCRAM-SHA-1", help="sasl: the mechanism the client must end up with")
     p.add_argument("--http", type=int)
+    p.add_argument("--put-port", type=int, help="signed-upload: the upload receiver's port")
     p.add_argument("--ca", help="the CA that signed the server's certificates: TLS is verified against it")
     p.add_argument("--websocket", default="/xmpp-websocket")
     p.add_argument("--bosh", default="/http-bind")
     p.add_argument("--expect", help="disco: a service JID the domain must list")
     p.add_argument("--hold", help="stay-connected: the file whose appearance ends the wait")
-    p.add_argument("--only", default=",".join(s for s in SCENARIOS if s not in ("disco", "stay-connected", "federation")))
+    p.add_argument("--only", default=",".join(s for s in SCENARIOS if s not in ("disco", "stay-connected", "federation", "signed-upload")))
     ARGS = p.parse_args()
     resolve_domain_to_host()
     logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)

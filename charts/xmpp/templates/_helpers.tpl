@@ -134,18 +134,40 @@ xmpp.affinityCookie: the cookie that keeps a BOSH client on one pod, whichever c
 {{- define "xmpp.affinityCookie" -}}xmpp-route{{- end -}}
 
 {{/*
-xmpp.edgePaths: the paths of the plain-HTTP listener's routes whose kinds are listed (an Ingress's or
-an HTTPRoute's), as JSON; fails when there is no such listener or it serves none of them.
+xmpp.edgePaths: the routes of the plain-HTTP listener whose kinds are listed (an Ingress's or an
+HTTPRoute's), as JSON `[{path, port, portName}]` on the `-http` Service: the listener's port, or for
+signed uploads the upload service's. Fails when there is no such listener or it serves none of them.
 Usage: {{ $paths := include "xmpp.edgePaths" (list . "ingress" .Values.ingress.routes) | fromJsonArray }}
 */}}
 {{- define "xmpp.edgePaths" -}}
 {{- $root := index . 0 }}{{ $what := index . 1 }}{{ $kinds := index . 2 -}}
 {{- $http := include "xmpp.http" $root | fromJson -}}
 {{- if not $http }}{{ fail (printf "%s.enabled needs an HTTP listener in the DSL (`listen http PORT { … }`)" $what) }}{{ end -}}
+{{- $uploads := include "xmpp.uploadService" $root | fromJson -}}
 {{- $paths := list -}}
-{{- range $http.routes }}{{ if has .kind $kinds }}{{ $paths = append $paths .path }}{{ end }}{{ end -}}
+{{- range $http.routes }}
+{{- if and (eq .kind "upload") $uploads (has .kind $kinds) }}
+{{- $paths = append $paths (dict "path" .path "port" $uploads.port "portName" $uploads.portName) }}
+{{- else if has .kind $kinds }}
+{{- $paths = append $paths (dict "path" .path "port" $http.port "portName" "http") }}
+{{- end }}
+{{- end -}}
 {{- if not $paths }}{{ fail (printf "the DSL's HTTP listener serves none of %s.routes (%s)" $what (join ", " $kinds)) }}{{ end -}}
 {{- toJson $paths -}}
+{{- end -}}
+
+{{/*
+xmpp.uploadService: the upload service beside each ejabberd pod (files/ejabberd-upload.escript), as
+JSON `{port, portName, path, keys}`, when the DSL signs uploads (`compiled.uploadKeys`): it takes the
+signed PUTs (any pod's, whichever node issued the slot) and serves the files, so the edge sends the
+upload route (`path`) there. `{}` otherwise; Prosody keeps its own slots, being one instance.
+Usage: {{ $uploads := include "xmpp.uploadService" . | fromJson }}
+*/}}
+{{- define "xmpp.uploadService" -}}
+{{- $path := include "xmpp.route" (list . "upload") -}}
+{{- if and $path .Values.compiled.uploadKeys (eq (include "xmpp.server" .) "ejabberd") -}}
+{{- dict "port" .Values.uploads.service.port "portName" "uploads" "path" $path "keys" .Values.compiled.uploadKeys | toJson -}}
+{{- else }}{{ dict | toJson }}{{ end -}}
 {{- end -}}
 
 {{/*

@@ -325,10 +325,15 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<Value> {
     }
     if let Some(u) = &dom.upload {
         let path = d.serving(|h| h.upload.as_ref()).map_or("/upload", |(_, _, p)| p.as_str());
-        let put_url = format!("{}{path}", d.upload_base(u, &format!("{}.@HOST@", u.label)));
+        let base = d.upload_base(u, &format!("{}.@HOST@", u.label));
         let mut opts = Mapping::new();
         put(&mut opts, "host", s(&format!("{}.@HOST@", u.label)));
-        put(&mut opts, "put_url", s(&put_url));
+        put(&mut opts, "put_url", s(&format!("{base}{path}")));
+        if let Some(key) = &u.signed {
+            // No slot kept in this node's memory: the PUT URL is signed, for a receiver that any
+            // node's pod runs (the chart's) to check.
+            put(&mut opts, "external_secret", secret(key));
+        }
         put(&mut opts, "max_size", Value::Number(u.max_size.into()));
         m.add(facts::UPLOAD.ejabberd, Value::Mapping(opts));
         if let Some(e) = u.expire {

@@ -32,7 +32,8 @@ begin edge-00-setup
 helm plugin install "$ROOT" >/dev/null
 kubectl create namespace "$NS" >/dev/null
 kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted >/dev/null
-k create secret generic xmpp-secrets --from-literal=TURN_SECRET="$TURN_SECRET" >/dev/null
+k create secret generic xmpp-secrets --from-literal=TURN_SECRET="$TURN_SECRET" \
+  --from-literal=XMPP_UPLOAD_KEY="$(openssl rand -hex 24)" >/dev/null
 test_ca ca
 issue ca tls "$DOMAIN"
 k create secret tls xmpp-tls --cert="$WORK/tls.crt" --key="$WORK/tls.key" >/dev/null
@@ -75,16 +76,15 @@ up $REL "$FIX/edge.xmpp" "${CLUSTERED[@]}" \
   --set ingress.enabled=true --set ingress.className=traefik --set "ingress.routes=$ROUTES" ||
   { cat "$WORK/up.err" >&2; fail "install"; }
 register $REL ejabberd alice bob
-# The clients' XMPP sessions on pod 0, whose HTTP port takes the upload's PUT (see edge-02)
+# The clients' XMPP sessions on pod 0, whose node issues every upload slot (see edge-02)
 forward "pod/$REL-xmpp-0" 5222; C2S=$FWD
-forward "pod/$REL-xmpp-0" 5280; PUT=$FWD
 pass
 
 # ------------------------------------------------------------------ 01. through the Ingress
 begin edge-01-ingress
 until_ok 30 curl -fsS --cacert "$WORK/ca.crt" --resolve "$DOMAIN:443:127.0.0.1" -o /dev/null \
   "https://$DOMAIN/http-bind" || fail "the Ingress's routes never answered: $(tail -5 "$WORK/traefik.log")"
-edge Ingress websocket,bosh,upload,api --put-port "$PUT"
+edge Ingress websocket,bosh,upload,api
 # BOSH affinity, from the controller's log: every request of a session carrying its cookie went to
 # the one pod that cookie names, and the sessions were spread over more than one pod.
 "$PY" - "$WORK/access.log" "$WORK/edge.out" "$(k get pods -o jsonpath='{range .items[*]}{.status.podIP}={.metadata.name} {end}')" <<'PYEOF' >&2 || fail "BOSH affinity"
@@ -109,18 +109,31 @@ assert len(pods_used) > 1, f"every session on one pod ({pods_used}): the test sh
 PYEOF
 pass
 
-# ------------------------------------------------------------------ 02. an upload, read through every pod
-# ejabberd keeps an upload slot in the memory of the node that issued it (the node of the client's
-# session), so the PUT goes to that pod (edge.py --put-port); the file, on the volume all pods share,
-# is then served by every pod: through the edge above, and through each pod's own port here.
+# ------------------------------------------------------------------ 02. uploads taken and served by every pod
+# ejabberd keeps an unsigned upload slot in the memory of the node that issued it; the DSL signs the
+# uploads, so the upload service beside each pod takes a PUT whichever node issued its slot. All
+# slots came from pod 0's node (alice's session); the controller's log shows which pods took the PUTs,
+# and every file, on the volume all pods share, is served by each pod's ejabberd.
 begin edge-02-uploads-on-every-pod
-url=$(sed -n 's/.*"url": "\([^"]*\)".*/\1/p' "$WORK/edge.out")
-[ -n "$url" ] || fail "no upload URL"
+"$PY" - "$WORK/access.log" "$(k get pods -o jsonpath='{range .items[*]}{.status.podIP}={.metadata.name} {end}')" <<'PYEOF' >&2 || fail "the PUTs"
+import json, sys
+pods = dict(p.split("=") for p in sys.argv[2].split())
+puts = [json.loads(l) for l in open(sys.argv[1])]
+puts = [(pods.get(r["ServiceAddr"].rsplit(":", 1)[0]), r["DownstreamStatus"]) for r in puts
+        if r.get("RequestMethod") == "PUT" and r.get("RequestPath", "").startswith("/upload/")]
+took = sorted({pod for pod, status in puts if status == 201})
+print(f"upload PUTs through the edge: {len(puts)}, statuses {sorted(s for _, s in puts)}; pods that took them: {took}")
+assert any(p != "edge-xmpp-0" for p in took), "every PUT went to the pod that issued the slots: the test shows nothing"
+PYEOF
+mapfile -t urls < <("$PY" -c 'import json, sys; print("\n".join(next(json.loads(l)["urls"] for l in open(sys.argv[1]) if "\"urls\"" in l)))' "$WORK/edge.out")
+[ "${#urls[@]}" -gt 0 ] || fail "no upload URL"
 for i in 0 1 2; do
   forward "pod/$REL-xmpp-$i" 5280
-  got=$(curl -fsS -H "Host: upload.$DOMAIN" "http://127.0.0.1:$FWD/${url#https://*/}") ||
-    fail "GET through $REL-xmpp-$i"
-  [ "$got" = "helm-xmpp through the edge" ] || fail "GET through $REL-xmpp-$i: $got"
+  for url in "${urls[@]}"; do
+    got=$(curl -fsS -H "Host: upload.$DOMAIN" "http://127.0.0.1:$FWD/${url#https://*/}") ||
+      fail "GET $url through $REL-xmpp-$i"
+    [[ $got == "helm-xmpp through the edge, file "* ]] || fail "GET $url through $REL-xmpp-$i: $got"
+  done
 done
 pass
 
@@ -134,7 +147,7 @@ k wait --for=jsonpath='{.status.parents[0].conditions[?(@.type=="Accepted")].sta
   "httproute/$REL-xmpp" --timeout=60s >/dev/null || fail "the HTTPRoute was not accepted: $(k get httproute -o yaml | tail -20)"
 until_ok 30 curl -fsS --cacert "$WORK/ca.crt" --resolve "$DOMAIN:443:127.0.0.1" -o /dev/null \
   "https://$DOMAIN/http-bind" || fail "the Gateway's routes never answered: $(tail -5 "$WORK/traefik.log")"
-edge Gateway websocket,bosh,upload,api --sessions 2 --put-port "$PUT"
+edge Gateway websocket,bosh,upload,api --sessions 2 --uploads 3
 pass
 
 # ------------------------------------------------------------------ 04. metrics, scraped by a real Prometheus
