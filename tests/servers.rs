@@ -888,6 +888,36 @@ fn signed_uploads_are_taken_and_served_by_the_upload_service() {
     }
 }
 
+/// The upload service alone against hostile requests (tests/clients/upload_service.py): forged,
+/// stale and missing signatures, paths that would leave the docroot, chunked and short bodies,
+/// garbage; nothing written but the signed file.
+#[test]
+#[ignore = "needs tests/setup: real ejabberd, Prosody, PostgreSQL, Hurl, slixmpp"]
+fn the_upload_service_refuses_hostile_requests() {
+    let tmp = TempDir::new("hx-upload-service").unwrap();
+    let docroot = tmp.0.join("docroot");
+    fs::create_dir(&docroot).unwrap();
+    let port = free_port();
+    let _service = UploadService(
+        Command::new("escript")
+            .arg(root().join("charts/xmpp/files/ejabberd-upload.escript"))
+            .args([&port.to_string(), docroot.to_str().unwrap(), "/upload", "env:HX_UPLOAD_KEY"])
+            .env("HX_UPLOAD_KEY", "k3y")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_until(Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()));
+    let out = run(Command::new(tool("../venv/bin/python"))
+        .arg(root().join("tests/clients/upload_service.py"))
+        .args(["--port", &port.to_string(), "--key", "k3y", "--docroot"])
+        .arg(&docroot));
+    let report = text(&out.stdout);
+    assert!(out.status.success() && report.lines().count() > 20, "{report}{}", text(&out.stderr));
+    let failed: Vec<&str> = report.lines().filter(|l| !l.contains("\"ok\": true")).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
 /// The upload service, stopped when dropped.
 struct UploadService(Child);
 

@@ -27,7 +27,7 @@
 main([Port, DocRoot, Prefix, Keys]) ->
     Secrets = [key(Source) || Source <- string:lexemes(Keys, ",")],
     Listen = case gen_tcp:listen(list_to_integer(Port), [binary, {packet, http_bin}, {active, false},
-                                                          {reuseaddr, true}, {backlog, 128}]) of
+                                                          {reuseaddr, true}, {backlog, 128}, {exit_on_close, false}]) of
                  {ok, Socket} -> Socket;
                  {error, Reason} -> die("cannot listen on port ~s: ~p", [Port, Reason])
              end,
