@@ -338,7 +338,7 @@ fn optional_parts_come_and_go_with_their_values() {
     let rules = find(&docs, "HTTPRoute", "-xmpp").unwrap()["spec"]["rules"].as_sequence().unwrap().clone();
     let upload_rule = rules.iter().find(|r| r["matches"][0]["path"]["value"] == "/upload").unwrap();
     assert_eq!(upload_rule["backendRefs"][0]["port"], 5290);
-    assert!(find(&docs, "ConfigMap", "-sidecars").unwrap()["data"]["ejabberd-upload.escript"].is_string());
+    assert!(find(&docs, "ConfigMap", "-files").unwrap()["data"]["ejabberd-upload.escript"].is_string());
     for (dsl, extra) in [(&unsigned, &[][..]), (&signed, &["server=prosody"][..])] {
         let docs = render("helm4", dsl.to_str().unwrap(), &set(&[&edge[..], extra].concat()));
         let pod = &find(&docs, "StatefulSet", "-xmpp").unwrap()["spec"]["template"]["spec"];
@@ -358,7 +358,7 @@ fn optional_parts_come_and_go_with_their_values() {
     assert_eq!(exporter["command"][3], "http://127.0.0.1:5280/api");
     assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "9150");
     assert!(
-        find(&ejabberd, "ConfigMap", "-sidecars").unwrap()["data"]["ejabberd-exporter.escript"]
+        find(&ejabberd, "ConfigMap", "-files").unwrap()["data"]["ejabberd-exporter.escript"]
             .as_str()
             .unwrap()
             .contains("registeredusers")
@@ -378,7 +378,16 @@ fn optional_parts_come_and_go_with_their_values() {
     let pod = &find(&prosody, "StatefulSet", "-xmpp").unwrap()["spec"]["template"];
     assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "5280");
     assert_eq!(pod["metadata"]["annotations"]["prometheus.io/path"], "/metrics");
-    assert!(find(&prosody, "ConfigMap", "-sidecars").is_none());
+    // Prosody runs no exporter: its accounts are counted by the chart's module, mounted where the
+    // compiled config's plugin_paths looks.
+    let files = find(&prosody, "ConfigMap", "-files").unwrap()["data"].as_mapping().unwrap().clone();
+    assert_eq!(files.keys().map(|k| k.as_str().unwrap()).collect::<Vec<_>>(), ["mod_helm_xmpp_accounts.lua"]);
+    let mounts = pod["spec"]["containers"][0]["volumeMounts"].as_sequence().unwrap();
+    let module = mounts.iter().find(|m| m["subPath"] == "mod_helm_xmpp_accounts.lua").unwrap();
+    assert_eq!(module["mountPath"], "/usr/local/lib/helm-xmpp/prosody/mod_helm_xmpp_accounts.lua");
+    let config =
+        find(&prosody, "ConfigMap", "-config").unwrap()["data"]["prosody.cfg.lua"].as_str().unwrap().to_string();
+    assert!(config.contains(r#"plugin_paths = { "/usr/local/lib/helm-xmpp/prosody" }"#), "{config}");
 
     // The dashboards: Grafana JSON whose every query selects this release's pods in its namespace.
     for server in ["ejabberd", "prosody"] {

@@ -436,8 +436,11 @@ impl Prosody {
         fs::write(
             &wrapper,
             format!(
-                "data_path = \"{d}/data\"\npidfile = \"{d}/prosody.pid\"\n{hosts}Include \"{}\"\n",
+                "data_path = \"{d}/data\"\npidfile = \"{d}/prosody.pid\"\n{hosts}Include \"{}\"\n\
+                 -- The chart's modules, from the checkout rather than where the chart mounts them.\n\
+                 plugin_paths = {{ \"{}\" }}\n",
                 config.display(),
+                root().join("charts/xmpp/files").display(),
                 d = dir.display(),
                 hosts = if netns.is_some() { "unbound = { hoststxt = true }\n" } else { "" },
             ),
@@ -474,6 +477,8 @@ impl Prosody {
             wait_until(Duration::from_secs(15), up),
             "{what}: prosody does not accept connections on its client port"
         );
+        let started = fs::read_to_string(&server.log).unwrap_or_default();
+        assert!(!started.contains("Unable to load module"), "{what}: a module failed to load:\n{started}");
         server
     }
 }

@@ -124,6 +124,10 @@ pub const EJABBERD_INVITES_MODULE: &str = "mod_invites";
 /// Dialback (XEP-0220) for federation; Prosody loads it always (PROSODY_CORE).
 pub const EJABBERD_DIALBACK: &str = "mod_s2s_dialback";
 pub const PROSODY_METRICS: &str = "http_openmetrics";
+/// The count of registered accounts Prosody lacks, from a module of the chart's
+/// (charts/xmpp/files/mod_helm_xmpp_accounts.lua), loaded from this folder (the chart mounts it there).
+pub const PROSODY_ACCOUNTS: &str = "helm_xmpp_accounts";
+pub const PROSODY_PLUGINS: &str = "/usr/local/lib/helm-xmpp/prosody";
 /// ejabberd's admin REST API; Prosody has none.
 pub const EJABBERD_API: &str = "mod_http_api";
 /// The commands (`register`, `check_account`, `stats`, …) an admin API is for.

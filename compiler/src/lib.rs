@@ -88,6 +88,9 @@ pub struct Output {
     /// The keys signed uploads are signed with, as the chart's upload receiver reads them:
     /// `env:NAME` or `file:/path`, each once.
     pub upload_keys: Vec<String>,
+    /// The folder a targeted Prosody loads the chart's modules from (`mod_helm_xmpp_accounts.lua`, for
+    /// `metrics`), which the host provides; empty when none is loaded.
+    pub prosody_plugins: String,
     /// The file ejabberd < 24.12 reads secret macros from, which the host writes (`define_macro`);
     /// empty when no targeted ejabberd needs one.
     pub macros_file: String,
@@ -217,6 +220,9 @@ pub fn compile(sources: &[Source]) -> Output {
         output.macros_file = d.macros_file().unwrap_or_default();
         output.domains = d.domains.iter().map(|dom| dom.name.clone()).collect();
         output.http_hosts = d.http_hosts();
+        if d.prosody.is_some() && d.http().is_some() && d.metrics.is_some() {
+            output.prosody_plugins = facts::PROSODY_PLUGINS.to_string();
+        }
         let keys = d.domains.iter().filter_map(|dom| dom.upload.as_ref()?.signed.as_ref());
         output.upload_keys = keys
             .map(|k| match k {

@@ -135,7 +135,7 @@ xmpp.affinityCookie: the cookie that keeps a BOSH client on one pod, whichever c
 
 {{/*
 xmpp.edgePaths: the routes of the plain-HTTP listener whose kinds are listed (an Ingress's or an
-HTTPRoute's), as JSON `[{path, port, portName}]` on the `-http` Service: the listener's port, or for
+HTTPRoute's), as JSON `[{kind, path, port, portName}]` on the `-http` Service: the listener's port, or for
 signed uploads the upload service's. Fails when there is no such listener or it serves none of them.
 Usage: {{ $paths := include "xmpp.edgePaths" (list . "ingress" .Values.ingress.routes) | fromJsonArray }}
 */}}
@@ -147,9 +147,9 @@ Usage: {{ $paths := include "xmpp.edgePaths" (list . "ingress" .Values.ingress.r
 {{- $paths := list -}}
 {{- range $http.routes }}
 {{- if and (eq .kind "upload") $uploads (has .kind $kinds) }}
-{{- $paths = append $paths (dict "path" .path "port" $uploads.port "portName" $uploads.portName) }}
+{{- $paths = append $paths (dict "kind" .kind "path" .path "port" $uploads.port "portName" $uploads.portName) }}
 {{- else if has .kind $kinds }}
-{{- $paths = append $paths (dict "path" .path "port" $http.port "portName" "http") }}
+{{- $paths = append $paths (dict "kind" .kind "path" .path "port" $http.port "portName" "http") }}
 {{- end }}
 {{- end -}}
 {{- if not $paths }}{{ fail (printf "the DSL's HTTP listener serves none of %s.routes (%s)" $what (join ", " $kinds)) }}{{ end -}}

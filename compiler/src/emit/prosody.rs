@@ -160,6 +160,10 @@ pub(crate) fn emit(d: &Deployment, header: &str) -> String {
         w.set("", "turn_external_secret", &secret(&t.secret));
     }
     if let Some(m) = &d.metrics {
+        if d.http().is_some() {
+            // The chart's module counting accounts (facts::PROSODY_ACCOUNTS) is there.
+            w.set("", "plugin_paths", &Lua::List(vec![Lua::str(facts::PROSODY_PLUGINS)]));
+        }
         w.set("", "statistics", &Lua::str("internal"));
         if let Some(cidr) = m.allow.first() {
             w.set("", "openmetrics_allow_cidr", &Lua::str(cidr));
@@ -241,6 +245,7 @@ fn modules(d: &Deployment, dom: &Domain, version: Version) -> Modules<()> {
     }
     if d.http().is_some() && d.metrics.is_some() {
         m.add(facts::PROSODY_METRICS, ());
+        m.add(facts::PROSODY_ACCOUNTS, ());
     }
     m
 }

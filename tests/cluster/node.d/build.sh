@@ -180,13 +180,15 @@ build_prometheus() { # no replace directives: `go install` works
 # the module cache: $CACHE/gateway-api/{standard,experimental}.yaml
 fetch_gateway_crds() {
   local out=$CACHE/gateway-api
-  [ "$(cat "$out/version" 2>/dev/null)" = "$GATEWAY_API_VERSION" ] && return 0
+  local recipe="$GATEWAY_API_VERSION objects-only"
+  [ "$(cat "$out/version" 2>/dev/null)" = "$recipe" ] && return 0
   local dir c; mkdir -p "$out"
   dir=$(mod_path Dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
   for c in standard experimental; do
-    awk 'FNR == 1 && NR > 1 {print "---"} {print}' "$dir/config/crd/$c"/*.yaml > "$out/$c.yaml"
+    # the objects (CRDs and the safe-upgrades admission policy), not the folder's kustomization.yaml
+    awk 'FNR == 1 && NR > 1 {print "---"} {print}' "$dir/config/crd/$c"/gateway.networking.*.yaml > "$out/$c.yaml"
   done
-  echo "$GATEWAY_API_VERSION" > "$out/version"
+  echo "$recipe" > "$out/version"
 }
 
 NODE_PKGS=(containerd runc containernetworking-plugins iptables mmdebstrap busybox-static tini openssl curl iproute2 util-linux)

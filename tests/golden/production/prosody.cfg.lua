@@ -26,6 +26,7 @@ modules_enabled = {
 	"websocket";
 	"bosh";
 	"http_openmetrics";
+	"helm_xmpp_accounts";
 }
 
 c2s_ports = { 5222 }
@@ -57,6 +58,7 @@ turn_external_host = "turn.example.com"
 turn_external_port = 3478
 turn_external_tls_port = 5349
 turn_external_secret = ENV_TURN_SECRET
+plugin_paths = { "/usr/local/lib/helm-xmpp/prosody" }
 statistics = "internal"
 openmetrics_allow_cidr = "10.0.0.0/8"
 s2s_secure_auth = true
