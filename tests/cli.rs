@@ -633,3 +633,62 @@ fn values_writes_the_chart_values_and_checks_they_are_current() {
     assert!(text(&o.stderr).contains("is stale or missing; run `helm xmpp values"), "{}", text(&o.stderr));
     assert_eq!(fs::read_to_string(&out).unwrap(), written, "--check changes nothing");
 }
+
+/// `check --format sarif`, on every file of the bad-input corpus and a clean example: each log valid
+/// against OASIS's SARIF 2.1.0 schema (tests/setup fetches it), its results the corpus's expected
+/// codes at their expected line and column, the rules every code with its explanation.
+#[test]
+#[ignore = "needs tests/setup: the SARIF 2.1.0 schema and Python's jsonschema"]
+fn sarif_logs_are_valid_and_place_each_diagnostic() {
+    let schema = tool("../sarif/sarif-schema-2.1.0.json");
+    let tmp = TempDir::new("hx-sarif").unwrap();
+    let mut cases = Vec::new();
+    let corpus = root().join("tests/diagnostics");
+    let mut files: Vec<_> = fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files.push(root().join("examples/minimal.xmpp"));
+    for (n, path) in files.iter().enumerate().filter(|(_, p)| p.extension().is_some_and(|e| e == "xmpp")) {
+        let source = fs::read_to_string(path).unwrap();
+        let mut expected: Vec<String> =
+            source.lines().filter_map(|l| l.strip_prefix("# expect: ")).map(str::to_string).collect();
+        expected.sort();
+        let o = run(bin().current_dir(path.parent().unwrap()).args(["check", "--format", "sarif"]).arg(path));
+        assert_eq!(o.status.code(), Some(if expected.iter().any(|e| e.starts_with('E')) { 1 } else { 0 }));
+        let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let run0 = &log["runs"][0];
+        let mut got: Vec<String> = run0["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let region = &r["locations"][0]["physicalLocation"]["region"];
+                format!("{} {}:{}", r["ruleId"].as_str().unwrap(), region["startLine"], region["startColumn"])
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, expected, "{}", path.display());
+        let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), xmpp_compiler::Code::ALL.len());
+        for r in run0["results"].as_array().unwrap() {
+            let rule = &rules[r["ruleIndex"].as_u64().unwrap() as usize];
+            assert_eq!(rule["id"], r["ruleId"]);
+        }
+        let out = tmp.0.join(format!("{n}.sarif"));
+        fs::write(&out, &o.stdout).unwrap();
+        cases.push(out);
+    }
+    assert!(cases.len() > 50, "only {} SARIF logs", cases.len());
+    let check = run(std::process::Command::new(tool("../venv/bin/python"))
+        .arg("-c")
+        .arg(
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             jsonschema.Draft4Validator.check_schema(schema)\n\
+             v = jsonschema.Draft4Validator(schema)\n\
+             bad = [(f, e.message) for f in sys.argv[2:] for e in v.iter_errors(json.load(open(f)))]\n\
+             sys.exit('\\n'.join(f'{f}: {m}' for f, m in bad) if bad else 0)",
+        )
+        .arg(&schema)
+        .args(&cases));
+    assert!(check.status.success(), "{}{}", text(&check.stdout), text(&check.stderr));
+}

@@ -11,6 +11,7 @@ HX_HURL_DIR=$HX_CACHE/hurl          # `cargo install --root`: the binary is $HX_
 HX_DENY_DIR=$HX_CACHE/cargo-deny    # `cargo install --root`: the dependency policy check (deny.toml)
 HX_VENV=$HX_CACHE/venv              # Python with slixmpp and kubernetes-validate (and PyYAML)
 HX_NPM=$HX_CACHE/npm                # node_modules with @kubernetes-models/gke (GKE's CRD schemas)
+HX_SARIF=$HX_CACHE/sarif            # sarif-schema-2.1.0.json, the schema `check --format sarif` is held to
 # The node's binaries and images (tests/cluster/node build, images); HELM_XMPP_KUBE_CACHE moves them.
 HX_KUBE_CACHE=${HELM_XMPP_KUBE_CACHE:-$HX_CACHE/kube}
 # A node's run dir (`node start`; `node stop` removes it). Each run dir is a node of its own, so
@@ -27,6 +28,7 @@ CARGO_DENY_VERSION=0.20.2
 SLIXMPP_VERSION=1.17.0
 KUBERNETES_VALIDATE_VERSION=1.37.0  # the Kubernetes schemas the rendered chart is validated against
 GKE_MODELS_VERSION=4.6.2            # @kubernetes-models/gke: GKE's CRD schemas, for the GKE objects
+GO_SARIF_VERSION=v3.3.1             # github.com/owenrumney/go-sarif/v3, which carries OASIS's SARIF 2.1.0 schema
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 COREDNS_VERSION=v1.15.0

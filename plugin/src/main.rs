@@ -35,7 +35,8 @@ enum Cmd {
     /// Check FILE and print every diagnostic; exits non-zero on errors.
     Check {
         file: PathBuf,
-        /// `human`, or `json` (one array of diagnostics on standard output, for CI).
+        /// `human`, `json` (one array of diagnostics on standard output, for CI), or `sarif` (a SARIF
+        /// 2.1.0 log, for code-scanning tools).
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
         #[command(flatten)]
@@ -104,6 +105,7 @@ enum Cmd {
 enum Format {
     Human,
     Json,
+    Sarif,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +206,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Err(e) => {
                     print(format_args!("{}\n", report::json_error(&e.0, &file.display().to_string())))?;
+                    Err(e)
+                }
+            }
+        }
+        Cmd::Check { file, format: Format::Sarif, engine } => {
+            match engine.limits().and_then(|limits| engine::compile_file(engine.engine, &file, limits)) {
+                Ok((sources, compiled)) => {
+                    print(format_args!("{}\n", report::sarif(&compiled.diagnostics, &sources, None)))?;
+                    Ok(exit(&compiled))
+                }
+                Err(e) => {
+                    print(format_args!("{}\n", report::sarif(&[], &[], Some(&report::safe(&e.0)))))?;
                     Err(e)
                 }
             }

@@ -115,6 +115,105 @@ pub fn json_error(message: &str, file: &str) -> String {
     serde_json::Value::Array(vec![item]).to_string()
 }
 
+/// The diagnostics as a SARIF 2.1.0 log (what code-scanning tools read): one run of helm-xmpp whose
+/// rules are every diagnostic code with its explanation, and one result per diagnostic, placed by
+/// line and column (in characters) in the file it names. `failure`: an error with no place in the
+/// sources (an unreadable root file, the sandbox's bound reached), reported as the run's failure.
+pub fn sarif(diagnostics: &[Diagnostic], sources: &[(String, String)], failure: Option<&str>) -> String {
+    use serde_json::json;
+    let codes = xmpp_compiler::Code::ALL;
+    let rules: Vec<serde_json::Value> = codes
+        .iter()
+        .map(|c| {
+            let explain = c.explain();
+            // The first sentence: up to a ". " that a capital or a code span follows (not "e.g. ").
+            let end = explain
+                .match_indices(". ")
+                .find(|(i, _)| explain[i + 2..].starts_with(|c: char| c.is_uppercase() || c == '`'))
+                .map_or(explain.len(), |(i, _)| i + 1);
+            let short = &explain[..end];
+            json!({
+                "id": c.as_str(),
+                "shortDescription": {"text": short},
+                "fullDescription": {"text": explain},
+                "help": {"text": format!("{explain} (`helm xmpp explain {}`)", c.as_str())},
+                "defaultConfiguration": {"level": if c.as_str().starts_with('E') { "error" } else { "warning" }},
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            let (file, text) = sources.get(d.span.file).map_or(("?", ""), |(p, t)| (p.as_str(), t.as_str()));
+            let (line, col) = (d.line as usize, d.col as usize);
+            let (end_line, end_col) = line_col(text, d.span.end);
+            // An empty span (an error at the end of the file) still covers its start.
+            let (end_line, end_col) = if (end_line, end_col) > (line, col) { (end_line, end_col) } else { (line, col) };
+            let message = match &d.hint {
+                Some(h) => format!("{}; {h}", d.message),
+                None => d.message.clone(),
+            };
+            json!({
+                "ruleId": d.code.as_str(),
+                "ruleIndex": codes.iter().position(|c| *c == d.code),
+                "level": if d.is_error() { "error" } else { "warning" },
+                "message": {"text": message},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": uri(file)},
+                    "region": {
+                        "startLine": line, "startColumn": col, "endLine": end_line, "endColumn": end_col,
+                    },
+                }}],
+            })
+        })
+        .collect();
+    let notifications: Vec<serde_json::Value> =
+        failure.iter().map(|m| json!({"level": "error", "message": {"text": m}})).collect();
+    json!({
+        "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "helm-xmpp",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": env!("CARGO_PKG_REPOSITORY"),
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "invocations": [{"executionSuccessful": failure.is_none(), "toolExecutionNotifications": notifications}],
+            "results": results,
+        }],
+    })
+    .to_string()
+}
+
+/// The 1-based line and column (in characters) of a byte offset (clamped into the text, onto a
+/// character boundary).
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut at = offset.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
+}
+
+/// A file path as a relative URI reference: `/` separators, and the characters a URI reserves or
+/// refuses percent-encoded.
+fn uri(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.replace('\\', "/").bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::{lines_around, visible};
