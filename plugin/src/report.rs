@@ -129,7 +129,10 @@ pub fn sarif(diagnostics: &[Diagnostic], sources: &[(String, String)], failure: 
             // The first sentence: up to a ". " that a capital or a code span follows (not "e.g. ").
             let end = explain
                 .match_indices(". ")
-                .find(|(i, _)| explain[i + 2..].starts_with(|c: char| c.is_uppercase() || c == '`'))
+                .find(|(i, _)| {
+                    !explain[..*i].ends_with("e.g")
+                        && explain[i + 2..].starts_with(|c: char| c.is_uppercase() || c == '`')
+                })
                 .map_or(explain.len(), |(i, _)| i + 1);
             let short = &explain[..end];
             json!({
