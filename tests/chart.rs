@@ -868,3 +868,46 @@ fn values_table(values: &str) -> String {
     }
     rows
 }
+
+/// The chart as a package: `helm package` with both Helms, its metadata for chart hubs (appVersion the
+/// default ejabberd release, the Artifact Hub image list the defaults of values.yaml, kubeVersion,
+/// sources, maintainers, licence), and the package renders as the folder does.
+#[test]
+#[ignore = "needs tests/setup: real Helm 3 and 4"]
+fn the_chart_packages_with_the_metadata_hubs_read() {
+    let chart: Value =
+        serde_norway::from_str(&fs::read_to_string(root().join("charts/xmpp/Chart.yaml")).unwrap()).unwrap();
+    let values: Value =
+        serde_norway::from_str(&fs::read_to_string(root().join("charts/xmpp/values.yaml")).unwrap()).unwrap();
+    assert_eq!(chart["appVersion"], values["image"]["ejabberd"]["tag"], "appVersion is the default server release");
+    let images: Value =
+        serde_norway::from_str(chart["annotations"]["artifacthub.io/images"].as_str().unwrap()).unwrap();
+    let want = |part: &Value| format!("{}:{}", part["repository"].as_str().unwrap(), part["tag"].as_str().unwrap());
+    let listed: Vec<&str> = images.as_sequence().unwrap().iter().map(|i| i["image"].as_str().unwrap()).collect();
+    for part in [
+        &values["image"]["ejabberd"],
+        &values["image"]["prosody"],
+        &values["postgresql"]["image"],
+        &values["coturn"]["image"],
+    ] {
+        assert!(listed.contains(&want(part).as_str()), "{} not in artifacthub.io/images {listed:?}", want(part));
+    }
+    for key in ["kubeVersion", "home", "sources", "maintainers"] {
+        assert!(!chart[key].is_null(), "Chart.yaml has no {key}");
+    }
+    let tmp = TempDir::new("hx-package").unwrap();
+    for helm in ["helm3", "helm4"] {
+        let dest = tmp.0.join(helm);
+        let o = run(std::process::Command::new(tool(helm))
+            .current_dir(root())
+            .args(["package", "charts/xmpp", "-d"])
+            .arg(&dest));
+        assert!(o.status.success(), "{helm} package: {}", text(&o.stderr));
+        let package = dest.join(format!("xmpp-{}.tgz", chart["version"].as_str().unwrap()));
+        let o = run(std::process::Command::new(tool(helm)).arg("show").arg("chart").arg(&package));
+        let shown: Value = serde_norway::from_str(&text(&o.stdout)).unwrap();
+        assert_eq!(shown["annotations"], chart["annotations"], "{helm}");
+        let o = helm_xmpp(helm, &["render", package.to_str().unwrap(), "-f", "examples/site.xmpp"]);
+        assert!(o.status.success(), "{helm} render of the package: {}", text(&o.stderr));
+    }
+}

@@ -692,3 +692,27 @@ fn sarif_logs_are_valid_and_place_each_diagnostic() {
         .args(&cases));
     assert!(check.status.success(), "{}{}", text(&check.stdout), text(&check.stderr));
 }
+
+/// The plugin's completion.yaml (Helm reads it for `helm xmpp <TAB>`) is what `helm-xmpp completion
+/// helm` prints from the command line's definition; `UPDATE_DOCS=1` rewrites it. The shell completions
+/// and the manual page name every subcommand.
+#[test]
+fn completions_and_the_manual_follow_the_command_line() {
+    let o = run(bin().args(["completion", "helm"]));
+    assert!(o.status.success());
+    let path = root().join("completion.yaml");
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        fs::write(&path, &o.stdout).unwrap();
+    }
+    assert!(fs::read(&path).unwrap() == o.stdout, "completion.yaml is stale: run UPDATE_DOCS=1 cargo test --test cli");
+    let subcommands = ["compile", "check", "fmt", "explain", "configmap", "values", "render", "install", "upgrade"];
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(bin().args(["completion", shell]));
+        let script = text(&o.stdout);
+        assert!(o.status.success() && subcommands.iter().all(|s| script.contains(s)), "{shell}:\n{script}");
+    }
+    let o = run(bin().arg("man"));
+    let page = text(&o.stdout);
+    assert!(o.status.success() && page.starts_with(".ie") && page.contains(".TH helm-xmpp 1"), "{page}");
+    assert!(subcommands.iter().all(|s| page.contains(&format!("helm\\-xmpp\\-{s}(1)"))), "{page}");
+}

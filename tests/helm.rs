@@ -25,6 +25,17 @@ fn plugin_renders_the_compiled_configs(helm_name: &str) {
     assert!(o.status.success(), "plugin install: {}{}", text(&o.stdout), text(&o.stderr));
     let o = run(helm.cmd().args(["plugin", "list"]));
     assert!(text(&o.stdout).lines().any(|l| l.starts_with("xmpp")), "{}", text(&o.stdout));
+    // `helm xmpp <TAB>` and `helm xmpp check --<TAB>` complete from the plugin's completion.yaml.
+    let complete = |args: &[&str]| text(&run(helm.cmd().arg("__complete").args(args)).stdout);
+    let subcommands = complete(&["xmpp", ""]);
+    for sub in ["compile", "check", "render", "upgrade", "completion"] {
+        assert!(
+            subcommands.lines().any(|l| l.split('\t').next() == Some(sub)),
+            "{helm_name}: no {sub} in\n{subcommands}"
+        );
+    }
+    let flags = complete(&["xmpp", "check", "--"]);
+    assert!(flags.lines().any(|l| l.starts_with("--format")), "{helm_name}: no --format in\n{flags}");
 
     let expected = compiled("examples/site.xmpp");
     for (server, file) in [("ejabberd", "ejabberd.yml"), ("prosody", "prosody.cfg.lua")] {

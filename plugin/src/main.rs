@@ -87,6 +87,14 @@ enum Cmd {
     Upgrade(HelmArgs),
     /// Compile, then `helm lint` the chart with the results: lint CHART -f site.xmpp [helm flags…].
     Lint(HelmArgs),
+    /// Print shell completions (`bash`, `zsh`, `fish`), or Helm's completion file for the plugin (`helm`:
+    /// the plugin's completion.yaml, which `helm xmpp <TAB>` reads).
+    Completion {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the manual page (roff), e.g. `helm-xmpp man > helm-xmpp.1`.
+    Man,
     /// A Helm post-renderer: reads manifests on standard input and injects the compiled files as a
     /// ConfigMap (into the one named `--name` when the chart has it), for charts that are not ours.
     Postrender {
@@ -99,6 +107,14 @@ enum Cmd {
         #[command(flatten)]
         engine: EngineArgs,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Helm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -130,6 +146,44 @@ struct HelmArgs {
     args: Vec<String>,
 }
 
+/// Helm's static completion file for the plugin (its `completion.yaml`): the subcommands, each with its
+/// flags (one letter for a short one) and the values of its enumerated arguments, from the command
+/// line's own definition.
+fn helm_completion(cmd: &clap::Command) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Node {
+        name: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        flags: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        valid_args: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        commands: Vec<Node>,
+    }
+    fn node(c: &clap::Command, name: &str) -> Node {
+        let args: Vec<&clap::Arg> = c.get_arguments().filter(|a| !a.is_hide_set()).collect();
+        Node {
+            name: name.to_string(),
+            flags: args
+                .iter()
+                .flat_map(|a| a.get_long().map(str::to_string).into_iter().chain(a.get_short().map(String::from)))
+                .collect(),
+            valid_args: args
+                .iter()
+                .filter(|a| a.is_positional())
+                .flat_map(|a| a.get_possible_values())
+                .map(|v| v.get_name().to_string())
+                .collect(),
+            commands: c.get_subcommands().filter(|s| s.get_name() != "help").map(|s| node(s, s.get_name())).collect(),
+        }
+    }
+    let yaml = serde_norway::to_string(&node(cmd, "xmpp")).unwrap_or_default();
+    format!(
+        "# Helm's completion for `helm xmpp` (the plugin's completion.yaml), made by `helm-xmpp completion helm`.\n{yaml}"
+    )
+}
+
 /// Writes to standard output: a closed pipe or a full disk is an error that says so, never a panic.
 fn print(text: impl Display) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -155,7 +209,34 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    use clap::CommandFactory as _;
     match cli.command {
+        Cmd::Completion { shell } => {
+            let mut cmd = Cli::command();
+            let mut out = Vec::new();
+            match shell {
+                CompletionShell::Bash => {
+                    clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "helm-xmpp", &mut out)
+                }
+                CompletionShell::Zsh => {
+                    clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "helm-xmpp", &mut out)
+                }
+                CompletionShell::Fish => {
+                    clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "helm-xmpp", &mut out)
+                }
+                CompletionShell::Helm => out = helm_completion(&cmd).into_bytes(),
+            }
+            print(String::from_utf8_lossy(&out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| Error::new(format!("cannot render the manual page: {e}")))?;
+            print(String::from_utf8_lossy(&out))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Fmt { files: paths, check, engine } => {
             let (compiler, limits) = (Compiler::new(engine.engine)?, engine.limits()?);
             let mut clean = true;

@@ -111,7 +111,9 @@ impl Helm {
             .env_remove("HELM_PLUGINS")
             .env("HELM_DATA_HOME", h.join("data"))
             .env("HELM_CONFIG_HOME", h.join("config"))
-            .env("HELM_CACHE_HOME", h.join("cache"));
+            .env("HELM_CACHE_HOME", h.join("cache"))
+            // The install hook builds from this checkout rather than fetch a release from the network.
+            .env("HELM_XMPP_RELEASE_URL", "none");
         c
     }
 }

@@ -29,7 +29,7 @@ trap cleanup EXIT
 export HELM_DATA_HOME=$WORK/helm/data HELM_CONFIG_HOME=$WORK/helm/config HELM_CACHE_HOME=$WORK/helm/cache
 unset HELM_PLUGINS
 export HELM_XMPP_BIN=$ROOT/target/release/helm-xmpp
-helm() { "$HX_BIN/$HELM" "$@"; }
+helm() { HELM_XMPP_RELEASE_URL=none "$HX_BIN/$HELM" "$@"; } # the plugin from this checkout
 k() { kubectl -n "$NS" "$@"; }
 
 fail() { echo "FAIL [$HELM] $SCENARIO: $*" >&2; exit 1; }
