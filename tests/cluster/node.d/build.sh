@@ -180,14 +180,16 @@ build_prometheus() { # no replace directives: `go install` works
 # the module cache: $CACHE/gateway-api/{standard,experimental}.yaml
 fetch_gateway_crds() {
   local out=$CACHE/gateway-api
-  local recipe="$GATEWAY_API_VERSION objects-only"
+  local recipe="$GATEWAY_API_VERSION objects-only, experimental without the policy"
   [ "$(cat "$out/version" 2>/dev/null)" = "$recipe" ] && return 0
-  local dir c; mkdir -p "$out"
-  dir=$(mod_path Dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
-  for c in standard experimental; do
-    # the objects (CRDs and the safe-upgrades admission policy), not the folder's kustomization.yaml
-    awk 'FNR == 1 && NR > 1 {print "---"} {print}' "$dir/config/crd/$c"/gateway.networking.*.yaml > "$out/$c.yaml"
-  done
+  local dir; mkdir -p "$out"
+  dir=$(mod_path Dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")/config/crd
+  # The objects, not the folders' kustomization.yaml: the standard CRDs with their safe-upgrades admission
+  # policy (which refuses experimental CRDs over them); the experimental CRDs alone, for a test that
+  # removes that policy to put them in its place.
+  awk 'FNR == 1 && NR > 1 {print "---"} {print}' "$dir/standard"/gateway.networking.*.yaml > "$out/standard.yaml"
+  find "$dir/experimental" -name 'gateway.networking.*.yaml' ! -name '*_vap_*' | sort |
+    xargs awk 'FNR == 1 && NR > 1 {print "---"} {print}' > "$out/experimental.yaml"
   echo "$recipe" > "$out/version"
 }
 

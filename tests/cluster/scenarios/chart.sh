@@ -394,8 +394,6 @@ backup_now() { # RELEASE RUN: the CronJob's job, run now; its log in $log
   log=$(k logs "job/$1-backup-$2" -c backup)
   echo "$1: backup in $(( ($(date +%s%N) - start) / 1000000 ))ms: $log" >&2
 }
-# the archive's table, where the data are in PostgreSQL
-declare -A archive=([ejabberd]=archive [prosody]=prosodyarchive)
 declare -A made
 releases=(xb:ejabberd:internal xq:prosody:internal xc:ejabberd:pg xr:prosody:pg)
 for rel in "${releases[@]}"; do

@@ -154,9 +154,11 @@ edge Gateway websocket,upload,api --uploads 3
 # For implementations that keep a client on one pod, gateway.sessionPersistence gives BOSH a rule of
 # its own with a cookie: accepted by the API server with the experimental channel's HTTPRoute (which
 # keeps the field) and refused nowhere.
-# (Gateway API's admission policy refuses experimental CRDs over standard ones unless removed first.)
+# (Gateway API's admission policy refuses experimental CRDs over standard ones unless removed first;
+# the API server takes a few seconds to stop enforcing a removed policy.)
 kubectl delete validatingadmissionpolicybinding,validatingadmissionpolicy safe-upgrades.gateway.networking.k8s.io >/dev/null
-kubectl apply --server-side --force-conflicts -f "$HX_KUBE_CACHE/gateway-api/experimental.yaml" >/dev/null
+until_ok 60 kubectl apply --server-side --force-conflicts -f "$HX_KUBE_CACHE/gateway-api/experimental.yaml" ||
+  fail "the experimental Gateway API CRDs: $(kubectl apply --server-side --force-conflicts -f "$HX_KUBE_CACHE/gateway-api/experimental.yaml" 2>&1 | tail -2)"
 kubectl wait --for=condition=Established crd/httproutes.gateway.networking.k8s.io >/dev/null
 helm xmpp render "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/edge.xmpp" -f "$FIX/values.yaml" "${CLUSTERED[@]}" \
   --set gateway.enabled=true --set gateway.className=traefik --set gateway.sessionPersistence=true \

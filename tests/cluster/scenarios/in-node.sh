@@ -114,6 +114,8 @@ site() {
 }
 # sql RELEASE QUERY: a query's answer from the release's bundled PostgreSQL
 sql() { k exec "$1-xmpp-postgresql-0" -c postgresql -- psql -U xmpp -d xmpp -tAc "$2"; }
+# the archive's table of each server, where the data are in PostgreSQL
+declare -A archive=([ejabberd]=archive [prosody]=prosodyarchive)
 # register RELEASE SERVER USER...: accounts made with the server's own tool on pod 0
 register() {
   local rel=$1 server=$2 user; shift 2
