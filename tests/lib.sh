@@ -12,6 +12,7 @@ HX_DENY_DIR=$HX_CACHE/cargo-deny    # `cargo install --root`: the dependency pol
 HX_VENV=$HX_CACHE/venv              # Python with slixmpp and kubernetes-validate (and PyYAML)
 HX_NPM=$HX_CACHE/npm                # node_modules with @kubernetes-models/gke (GKE's CRD schemas)
 HX_SARIF=$HX_CACHE/sarif            # sarif-schema-2.1.0.json, the schema `check --format sarif` is held to
+HX_CT=$HX_CACHE/ct                  # chart-testing's lintconf.yaml and chart_schema.yaml, for `ct lint`
 # The node's binaries and images (tests/cluster/node build, images); HELM_XMPP_KUBE_CACHE moves them.
 HX_KUBE_CACHE=${HELM_XMPP_KUBE_CACHE:-$HX_CACHE/kube}
 # A node's run dir (`node start`; `node stop` removes it). Each run dir is a node of its own, so
@@ -29,6 +30,11 @@ SLIXMPP_VERSION=1.17.0
 KUBERNETES_VALIDATE_VERSION=1.37.0  # the Kubernetes schemas the rendered chart is validated against
 GKE_MODELS_VERSION=4.6.2            # @kubernetes-models/gke: GKE's CRD schemas, for the GKE objects
 GO_SARIF_VERSION=v3.3.1             # github.com/owenrumney/go-sarif/v3, which carries OASIS's SARIF 2.1.0 schema
+HELM_DOCS_VERSION=v1.14.2           # writes the chart README's values table from values.yaml's `# --` comments
+CHART_TESTING_VERSION=v3.14.0       # `ct lint`, with the yamllint and yamale it runs:
+YAMLLINT_VERSION=1.38.0
+YAMALE_VERSION=6.1.0
+DISTRIBUTION_VERSION=v3.1.2         # the CNCF distribution registry: the chart pushed to oci:// on the node
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 COREDNS_VERSION=v1.15.0

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # `node build`: the node's binaries, built from the Go module proxy into $BIN ($HX_KUBE_CACHE/bin), each
 # with a stamp naming the recipe it was built from: etcd, Kubernetes (apiserver, controller-manager,
-# scheduler, proxy, kubelet, kubectl), CoreDNS, a static pause, Traefik and Prometheus; and the Gateway API CRDs. Sourced by tests/cluster/node.
+# scheduler, proxy, kubelet, kubectl), CoreDNS, a static pause, Traefik, Prometheus and the distribution
+# registry; and the Gateway API CRDs. Sourced by tests/cluster/node.
 
 # stamp NAME RECIPE: true when $BIN/NAME exists and was built from RECIPE (a string naming versions and flags)
 stamped() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/$1.stamp" 2>/dev/null)" = "$2" ]; }
@@ -176,6 +177,10 @@ build_prometheus() { # no replace directives: `go install` works
   go_install prometheus "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" "cold: about 6 min, 3 GB"
 }
 
+build_registry() { # the CNCF distribution registry, which the chart is pushed to and installed from (oci://)
+  go_install registry "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION"
+}
+
 # The Gateway API CRDs (standard and experimental channels) of the version traefik is built with, from
 # the module cache: $CACHE/gateway-api/{standard,experimental}.yaml
 fetch_gateway_crds() {
@@ -204,6 +209,7 @@ cmd_build() {
   build_pause
   build_traefik
   build_prometheus
+  build_registry
   fetch_gateway_crds
   log "build done in $((SECONDS - t0)) s"
 }

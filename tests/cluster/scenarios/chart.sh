@@ -23,12 +23,34 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$DOMAIN" \
 k create secret tls xmpp-tls --cert="$WORK/tls.crt" --key="$WORK/tls.key" >/dev/null
 pass
 
-# ------------------------------------------------------------------ 01. ejabberd, two clustered nodes; a replaced pod rejoins
+# ------------------------------------------------------------------ 00. the chart as a package in an OCI registry
+begin 00-chart-in-an-oci-registry
+# A real registry (CNCF distribution) on the node's loopback; `helm push`, then 01 installs from it.
+cat >"$WORK/registry.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $WORK/registry}}
+http: {addr: 127.0.0.1:5000}
+EOF
+registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+PIDS+=($!)
+until_ok 30 curl -fsS http://127.0.0.1:5000/v2/ || { cat "$WORK/registry.log" >&2; fail "the registry did not start"; }
+helm package "$ROOT/charts/xmpp" -d "$WORK" >/dev/null
+VERSION=$(sed -n 's/^version: //p' "$ROOT/charts/xmpp/Chart.yaml")
+helm push "$WORK/xmpp-$VERSION.tgz" oci://127.0.0.1:5000/charts --plain-http >"$WORK/push.out" 2>&1 ||
+  { cat "$WORK/push.out" >&2; fail "helm push"; }
+CHART=oci://127.0.0.1:5000/charts/xmpp
+helm show chart "$CHART" --version "$VERSION" --plain-http 2>/dev/null | grep -qx "version: $VERSION" ||
+  fail "the pushed chart is not served back"
+curl -fsS http://127.0.0.1:5000/v2/charts/xmpp/tags/list | grep -q "\"$VERSION\"" || fail "the registry lists no tag $VERSION"
+pass
+
+# ------------------------------------------------------------------ 01. ejabberd, two clustered nodes, from the registry; a replaced pod rejoins
 begin 01-ejabberd-cluster
 REL=xe STS=xe-xmpp
 start=$(date +%s%N)
-helm xmpp install "$REL" "$ROOT/charts/xmpp" -n "$NS" -f "$FIX/site.xmpp" -f "$FIX/values.yaml" \
-  --set replicaCount=2 --wait --timeout 5m >/dev/null 2>"$WORK/install.err" || { cat "$WORK/install.err" >&2; fail "install"; }
+helm xmpp install "$REL" "$CHART" --version "$VERSION" --plain-http -n "$NS" -f "$FIX/site.xmpp" \
+  -f "$FIX/values.yaml" --set replicaCount=2 --wait --timeout 5m >/dev/null 2>"$WORK/install.err" || { cat "$WORK/install.err" >&2; fail "install"; }
 echo "ejabberd: install to both pods Ready $(( ($(date +%s%N) - start) / 1000000 ))ms" >&2
 # A new node joins pod 0 a few seconds after it starts (CTL_ON_CREATE); it is Ready only once joined.
 for pod in $STS-0 $STS-1; do
