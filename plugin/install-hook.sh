@@ -7,7 +7,10 @@
 #     refused and nothing is installed.
 #  3. No archive for this platform (or HELM_XMPP_RELEASE_URL=none): built from source, which needs
 #     cargo and the wasm32-unknown-unknown target.
+# Helm runs it as `install-hook.sh install` or `… update` (plugin.yaml): a refused install leaves no
+# plugin behind; a refused update leaves the plugin as it was, with the binary it had.
 set -euo pipefail
+event=${1:-install}
 cd "${HELM_PLUGIN_DIR:-$(dirname "$0")/..}"
 bin=bin/helm-xmpp
 version=$(sed -n 's/^version: *//p' plugin.yaml)
@@ -49,8 +52,12 @@ if [ "$url" != none ] && command -v curl >/dev/null; then
       got=$(sha256sum "$tmp/$archive" | cut -d' ' -f1)
       if [ "$got" != "$want" ]; then
         say "refusing $url/$archive: its sha256 is $got, the release's checksums file says $want"
-        say "(a tampered or truncated download); nothing was installed"
-        unregister
+        if [ "$event" = update ]; then
+          say "(a tampered or truncated download); nothing was changed: the plugin keeps the binary it had"
+        else
+          say "(a tampered or truncated download); nothing was installed"
+          unregister
+        fi
         exit 1
       fi
       tar -xzf "$tmp/$archive" -C "$tmp" bin/helm-xmpp

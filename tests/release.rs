@@ -219,6 +219,40 @@ fn a_tampered_archive_is_refused(helm_name: &str) {
         "{helm_name} lists the plugin:\n{}",
         text(&o.stdout)
     );
+
+    // An update (the hook as Helm runs it on `helm plugin update`) to a next version whose archive is
+    // tampered fails and changes nothing: the plugin stays, with the binary it had.
+    let good = Server::start(&dist());
+    let helm = Helm::new(helm_name);
+    let (o, plugin) = install_from(&helm, &good);
+    assert!(o.status.success(), "{helm_name}: {}", text(&o.stderr));
+    // Helm links a local folder into its plugins folder under the folder's own name.
+    let entry = helm.home.0.join("data/plugins").join(plugin.0.file_name().unwrap());
+    assert!(entry.join("bin/helm-xmpp").exists(), "{helm_name}: the plugin is not at {}", entry.display());
+    let binary = fs::read(plugin.0.join("bin/helm-xmpp")).unwrap();
+    let next = "99.0.0";
+    let manifest = fs::read_to_string(plugin.0.join("plugin.yaml")).unwrap();
+    fs::write(
+        plugin.0.join("plugin.yaml"),
+        manifest.replace(&format!("version: {}", version()), &format!("version: {next}")),
+    )
+    .unwrap();
+    let names = |v: &str| (format!("helm-xmpp-{v}-linux-amd64.tar.gz"), format!("helm-xmpp-{v}-checksums.txt"));
+    let ((tampered, sums), (next_archive, next_sums)) = (names(&version()), names(next));
+    fs::rename(served.0.join(&tampered), served.0.join(&next_archive)).unwrap();
+    let listed = fs::read_to_string(served.0.join(&sums)).unwrap().replace(&tampered, &next_archive);
+    fs::write(served.0.join(&next_sums), listed).unwrap();
+    let o = run(Command::new(plugin.0.join("plugin/install-hook.sh"))
+        .arg("update")
+        .env("PATH", path_without_rust())
+        .env("HELM_PLUGIN_DIR", &entry)
+        .env("HELM_DATA_HOME", helm.home.0.join("data"))
+        .env("HELM_XMPP_RELEASE_URL", server.url()));
+    let said = text(&o.stderr);
+    assert!(!o.status.success(), "{helm_name}: the update took a tampered archive: {said}");
+    assert!(said.contains("nothing was changed"), "{helm_name}: {said}");
+    assert!(entry.exists(), "{helm_name}: a refused update removed the plugin");
+    assert_eq!(fs::read(plugin.0.join("bin/helm-xmpp")).unwrap(), binary, "{helm_name}: the binary changed");
 }
 
 #[test]
