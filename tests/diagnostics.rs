@@ -81,3 +81,27 @@ fn check_speaks_json_for_ci() {
     assert_eq!(v[0]["hint"], "try `stream-management`");
     assert!(v[0]["message"].as_str().unwrap().contains("unknown feature `smacks`"));
 }
+
+/// Error recovery reports each broken statement, in order, and stops at its bound; `fmt` refuses the
+/// same file with the same report; both engines agree. Every line here is broken in its own way.
+#[test]
+fn syntax_errors_are_each_reported_up_to_their_bound() {
+    let broken = ["domian \"a.example.com\" { }", "log loud", "listen client port", "targets ejabberd"];
+    let source: String = (0..30).map(|i| format!("{}\n", broken[i % broken.len()])).collect();
+    let sources = vec![("many.xmpp".to_string(), source.clone())];
+    let native = engine::compile(Kind::Native, &sources, Limits::default()).unwrap();
+    let boxed = Sandbox::new().unwrap().compile(&sources, Limits::default()).unwrap();
+    assert_eq!(native, boxed);
+    let lines: Vec<u32> = native.diagnostics.iter().map(|d| d.line).collect();
+    let want: Vec<u32> = (1..=xmpp_compiler::MAX_SYNTAX_ERRORS as u32).collect();
+    assert_eq!(lines, want, "{:?}", native.diagnostics);
+    assert!(native.diagnostics.iter().all(|d| d.code.as_str() == "E001"));
+
+    let dir = TempDir::new("hx-recover").unwrap();
+    let file = dir.0.join("many.xmpp");
+    std::fs::write(&file, &source).unwrap();
+    let o = run(bin().arg("fmt").arg(&file));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr).matches("error[E001]").count(), xmpp_compiler::MAX_SYNTAX_ERRORS);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), source, "fmt wrote a file it could not parse");
+}

@@ -2,31 +2,178 @@
 
 use pest::Parser as _;
 use pest::error::{ErrorVariant, InputLocation};
-use pest::iterators::Pair;
+use pest::iterators::{Pair, Pairs};
 
 use crate::ast::*;
-use crate::diagnostic::{Code, Sink, nearest};
+use crate::diagnostic::{Code, Diagnostic, Sink, nearest};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../../grammar/xmpp.pest"]
 struct Grammar;
 
-/// Parses one file. A syntax error is reported to `sink` and yields `None`.
+/// Parses one file. Syntax errors are reported to `sink` (each broken statement once) and yield `None`.
 pub(crate) fn parse(file: usize, text: &str, sink: &mut Sink) -> Option<File> {
-    if !precheck(file, text, sink) {
-        return None;
-    }
-    match Grammar::parse(Rule::file, text) {
-        Ok(mut pairs) => {
-            let root = pairs.next()?;
-            let b = Builder { file };
-            Some(File { statements: root.into_inner().filter_map(|p| b.statement(p)).collect() })
+    let root = parse_file(file, text, sink)?.next()?;
+    let b = Builder { file };
+    Some(File { statements: root.into_inner().filter_map(|p| b.statement(p)).collect() })
+}
+
+/// The most syntax errors one file reports; the rest of the file goes unread after them.
+pub const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// Parses `text` as a file. On an error it goes on, so that a file with several broken statements
+/// reports each: the statement or item the error falls in is blanked out (spaces, line breaks kept, so
+/// every position holds) and the text parsed again from the statement that held it, up to
+/// [`MAX_SYNTAX_ERRORS`]. What only follows from an earlier error is not reported: a block left open to
+/// the end of the file says so once.
+fn parse_file<'t>(file: usize, text: &'t str, sink: &mut Sink) -> Option<Pairs<'t, Rule>> {
+    let mut marks = precheck(file, text, sink)?;
+    let mut error = match Grammar::parse(Rule::file, text) {
+        Ok(pairs) => return Some(pairs),
+        Err(e) => e,
+    };
+    // The text with the broken items blanked, and where the statement the last one was in begins:
+    // what precedes it parsed, so each new parse starts there.
+    let (mut masked, mut base) = (text.to_string(), 0);
+    for reported in 1.. {
+        let (at, new_item) = place(&error, base);
+        let item = broken_item(&marks, &masked, base, at, new_item);
+        let open_line = item.as_ref().and_then(|i| i.unclosed).map(|open| sink.line_col(file, open).0);
+        let d = report(file, &masked, at, &error.variant, sink);
+        if let Some(line) = open_line
+            && d.hint.is_none()
+        {
+            d.hint(format!("the `{{` on line {line} is never closed: is a `}}` missing?"));
         }
-        Err(e) => {
-            report(file, text, &e, sink);
+        let Some(BrokenItem { from, to, statement, .. }) = item else { break };
+        if reported == MAX_SYNTAX_ERRORS || !blank(&mut masked, from, to) {
+            break;
+        }
+        base = statement;
+        let rest = &masked[base..];
+        marks = precheck(file, rest, &mut Sink::new(&[]))?;
+        marks.iter_mut().for_each(|m| m.at += base);
+        match Grammar::parse(Rule::file, rest) {
+            Err(e) if !at_the_end(&masked, place(&e, base).0) => error = e,
+            _ => break,
+        }
+    }
+    None
+}
+
+/// Where a parse error of the text from `base` on is, and whether a new statement or item was expected
+/// there (rather than the rest of one begun before it).
+fn place(e: &pest::error::Error<Rule>, base: usize) -> (usize, bool) {
+    let at = match e.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let new_item = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives
+            .iter()
+            .any(|r| matches!(r, Rule::file | Rule::EOI | Rule::key) || keyword(*r).is_some_and(|k| leads(&k))),
+        ErrorVariant::CustomError { .. } => false,
+    };
+    (base + at, new_item)
+}
+
+/// True when `word` begins a statement or an item of a block.
+fn leads(word: &str) -> bool {
+    STATEMENT_KEYWORDS.contains(&word)
+        || Rule::all_rules().iter().any(|r| is_item(*r) && keyword(*r).as_deref() == Some(word))
+}
+
+/// True when nothing but blanks and comments follows `at`.
+fn at_the_end(text: &str, at: usize) -> bool {
+    text.get(at..).unwrap_or("").lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+}
+
+/// The statement or item an error falls in.
+struct BrokenItem {
+    /// Its byte range: from where it begins to where the next one of its block begins, or the block ends.
+    from: usize,
+    to: usize,
+    /// Where its block opens, when no `}` closes it: then it runs to the end of the file.
+    unclosed: Option<usize>,
+    /// Where the top-level statement that holds it begins.
+    statement: usize,
+}
+
+/// The statement or item an error at `at` falls in, as `marks` lay the text from `base` out; it begins
+/// at `at` itself when a new one was expected there.
+fn broken_item(marks: &[Mark], text: &str, base: usize, at: usize, new_item: bool) -> Option<BrokenItem> {
+    let split = marks.partition_point(|m| m.at < at);
+    let mut open = Vec::new();
+    for m in &marks[..split] {
+        match m.kind {
+            MarkKind::Open => open.push(m.at + 1),
+            MarkKind::Close => _ = open.pop(),
+            _ => {}
+        }
+    }
+    let (depth, block_start) = (open.len(), open.last().copied().unwrap_or(base));
+    let mut level = 0usize;
+    let block_end = marks[split..].iter().find_map(|m| match m.kind {
+        MarkKind::Open => {
+            level += 1;
             None
         }
+        MarkKind::Close if level == 0 => Some(m.at),
+        MarkKind::Close => {
+            level -= 1;
+            None
+        }
+        _ => None,
+    });
+    // A block no `}` closes swallows the rest of the file: its items are not told apart.
+    let unclosed = (block_end.is_none() && depth > 0).then(|| block_start - 1);
+    let block_end = block_end.unwrap_or(text.len());
+    // Where an item of that block may begin: a line's first token (unless a list goes on from the line
+    // before), and right after a `;` or a nested block's `}`.
+    let starts = marks.iter().filter(|m| m.at >= block_start && m.at < block_end && m.depth == depth).filter_map(|m| {
+        match m.kind {
+            MarkKind::Line { continues: false } => Some(m.at),
+            MarkKind::Semicolon | MarkKind::Close => Some(m.at + 1),
+            _ => None,
+        }
+    });
+    let blank_to = |s: usize| text.get(s..at).is_some_and(|t| t.trim().is_empty());
+    let from = match starts.clone().rfind(|&s| s <= at) {
+        Some(s) if new_item && blank_to(s) => at,
+        _ => starts.clone().rfind(|&s| s < at && !blank_to(s)).unwrap_or(block_start),
+    };
+    let next = starts.filter(|&s| s > at).find(|&s| s > from);
+    let to = if unclosed.is_some() { block_end } else { next.unwrap_or(block_end).max(at) };
+    // The statement holding it: the last place at the top level, at or before it, where one surely
+    // begins (a statement's keyword first on its line, or after a `;` or a block's `}`).
+    let statement = marks
+        .iter()
+        .filter(|m| m.depth == 0 && m.at <= from)
+        .filter_map(|m| match m.kind {
+            MarkKind::Line { .. } if STATEMENT_KEYWORDS.contains(&word_at(text, m.at)) => Some(m.at),
+            MarkKind::Semicolon | MarkKind::Close => Some(m.at + 1),
+            _ => None,
+        })
+        .rfind(|&s| s <= from)
+        .unwrap_or(base);
+    (from < to && text.is_char_boundary(from) && text.is_char_boundary(to)).then_some(BrokenItem {
+        from,
+        to,
+        unclosed,
+        statement,
+    })
+}
+
+/// Overwrites `text[from..to]` with spaces, line breaks kept; false when it held nothing else already.
+fn blank(text: &mut String, from: usize, to: usize) -> bool {
+    let part = &text[from..to];
+    if part.chars().all(char::is_whitespace) {
+        return false;
     }
+    // Byte for byte: a character of several bytes becomes as many spaces, so every position holds.
+    let spaces: String = part.bytes().map(|b| if b == b'\n' || b == b'\r' { b as char } else { ' ' }).collect();
+    text.replace_range(from..to, &spaces);
+    true
 }
 
 /// The deepest braces nest, raw blocks included: far beyond any configuration, and shallow enough
@@ -37,13 +184,24 @@ pub const MAX_NESTING: usize = 64;
 /// braces nested past [`MAX_NESTING`], and string escapes other than `\"`, `\\`, `\n` and `\t`
 /// (which would otherwise lose their backslash). Follows the grammar's view of the text: DSL strings
 /// and comments hide braces; inside a raw block (`ejabberd {`, `prosody {`) every brace counts.
-fn precheck(file: usize, text: &str, sink: &mut Sink) -> bool {
+///
+/// On the way it lays the text out for error recovery: the [`Mark`]s where statements and items may
+/// begin or end. `None` (the error in `sink`) when the text must not be parsed.
+fn precheck(file: usize, text: &str, sink: &mut Sink) -> Option<Vec<Mark>> {
     let bytes = text.as_bytes();
     // Braces, as the grammar pairs them; inside a raw block also YAML's square brackets.
     let (mut depth, mut square, mut raw_base, mut i) = (0usize, 0usize, None::<usize>, 0);
     let mut last_word = (0, 0);
+    let (mut marks, mut line_start, mut last_token) = (Vec::new(), true, b'\n');
     while i < bytes.len() {
         let b = bytes[i];
+        if raw_base.is_none() && !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'#') {
+            if line_start {
+                marks.push(Mark { at: i, depth, kind: MarkKind::Line { continues: last_token == b',' } });
+            }
+            (line_start, last_token) = (false, b);
+        }
+        line_start |= matches!(b, b'\n' | b'\r');
         match b {
             b'{' => {
                 if raw_base.is_none() && matches!(&text[last_word.0..last_word.1], "ejabberd" | "prosody") {
@@ -53,12 +211,14 @@ fn precheck(file: usize, text: &str, sink: &mut Sink) -> bool {
                 if depth + square > MAX_NESTING {
                     return too_deep(file, i, sink);
                 }
+                marks.push(Mark { at: i, depth, kind: MarkKind::Open });
             }
             b'}' => {
                 depth = depth.saturating_sub(1);
                 if raw_base == Some(depth) {
                     (raw_base, square) = (None, 0);
                 }
+                marks.push(Mark { at: i, depth, kind: MarkKind::Close });
             }
             b'[' if raw_base.is_some() => {
                 square += 1;
@@ -68,6 +228,10 @@ fn precheck(file: usize, text: &str, sink: &mut Sink) -> bool {
             }
             b']' if raw_base.is_some() => square = square.saturating_sub(1),
             _ if raw_base.is_some() => {}
+            b';' => {
+                marks.push(Mark { at: i, depth, kind: MarkKind::Semicolon });
+                last_word = (0, 0);
+            }
             b'#' => {
                 i = bytes[i..].iter().position(|&c| c == b'\n' || c == b'\r').map_or(bytes.len(), |n| i + n);
                 continue;
@@ -86,7 +250,7 @@ fn precheck(file: usize, text: &str, sink: &mut Sink) -> bool {
                                 format!("unknown escape `{shown}` in a string"),
                             );
                             d.hint("strings know `\\\"`, `\\\\`, `\\n` and `\\t`; write `\\\\` for a backslash");
-                            return false;
+                            return None;
                         }
                         i += 1;
                     }
@@ -106,17 +270,37 @@ fn precheck(file: usize, text: &str, sink: &mut Sink) -> bool {
         }
         i += 1;
     }
-    true
+    Some(marks)
 }
 
-fn too_deep(file: usize, at: usize, sink: &mut Sink) -> bool {
+/// A place where, for error recovery, a statement or item may begin or end; `depth` is the depth of
+/// the braces the text after it is at.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    at: usize,
+    depth: usize,
+    kind: MarkKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum MarkKind {
+    /// A line's first token; `continues` when the line before ended in `,` (a list goes on).
+    Line {
+        continues: bool,
+    },
+    Open,
+    Close,
+    Semicolon,
+}
+
+fn too_deep<T>(file: usize, at: usize, sink: &mut Sink) -> Option<T> {
     sink.error(
         Code::Syntax,
         Span { file, start: at, end: at + 1 },
         format!("blocks nest deeper than {MAX_NESTING} levels here"),
     )
     .hint("try a flatter layout; a server option is rarely more than a few levels deep");
-    false
+    None
 }
 
 /// A statement or item of the layout tree: its byte range, and the items of its block.
@@ -132,16 +316,7 @@ pub(crate) struct Node {
 /// The layout tree `format` works on: statement and item spans with their nesting. `None` (with the
 /// syntax error in `sink`) when the text does not parse.
 pub(crate) fn outline(text: &str, sink: &mut Sink) -> Option<Vec<Node>> {
-    if !precheck(0, text, sink) {
-        return None;
-    }
-    match Grammar::parse(Rule::file, text) {
-        Ok(mut pairs) => Some(pairs.next()?.into_inner().filter(|p| p.as_rule() != Rule::EOI).map(node).collect()),
-        Err(e) => {
-            report(0, text, &e, sink);
-            None
-        }
-    }
+    Some(parse_file(0, text, sink)?.next()?.into_inner().filter(|p| p.as_rule() != Rule::EOI).map(node).collect())
 }
 
 fn node(p: Pair<Rule>) -> Node {
@@ -180,21 +355,23 @@ fn collect_items(p: Pair<Rule>, out: &mut Vec<Node>) {
 }
 
 /// Turns pest's error into a diagnostic with human names and, for a misspelled word, the nearest keyword.
-fn report(file: usize, text: &str, e: &pest::error::Error<Rule>, sink: &mut Sink) {
-    let start = match e.location {
-        InputLocation::Pos(p) => p,
-        InputLocation::Span((s, _)) => s,
-    };
+fn report<'s>(file: usize, text: &str, start: usize, e: &ErrorVariant<Rule>, sink: &'s mut Sink) -> &'s mut Diagnostic {
     let found = word_at(text, start);
     let span = Span { file, start, end: start + found.len().max(1).min(text.len().saturating_sub(start).max(1)) };
-    let (expected, keywords) = match &e.variant {
+    let (expected, keywords) = match e {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut kws: Vec<String> = positives.iter().filter_map(|r| keyword(*r)).collect();
-            let mut names: Vec<String> = positives.iter().filter(|r| **r != Rule::file).map(|r| describe(*r)).collect();
-            if positives.contains(&Rule::file) {
-                kws.extend(STATEMENT_KEYWORDS.iter().map(|k| k.to_string()));
-                names.extend(STATEMENT_KEYWORDS.iter().map(|k| format!("`{k}`")));
-            }
+            let mut names: Vec<String> =
+                positives.iter().filter(|r| !matches!(r, Rule::file | Rule::raw)).map(|r| describe(*r)).collect();
+            let statements: &[&str] = if positives.contains(&Rule::file) {
+                STATEMENT_KEYWORDS
+            } else if positives.contains(&Rule::raw) {
+                &["ejabberd", "prosody"]
+            } else {
+                &[]
+            };
+            kws.extend(statements.iter().map(|k| k.to_string()));
+            names.extend(statements.iter().map(|k| format!("`{k}`")));
             names.sort();
             names.dedup();
             (names, kws)
@@ -213,6 +390,7 @@ fn report(file: usize, text: &str, e: &pest::error::Error<Rule>, sink: &mut Sink
     } else if expected.iter().any(|n| n == "a string") && !found.is_empty() {
         d.hint(format!("try quoting it: \"{found}\""));
     }
+    d
 }
 
 fn first_char(text: &str, at: usize) -> char {
