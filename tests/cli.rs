@@ -716,3 +716,48 @@ fn completions_and_the_manual_follow_the_command_line() {
     assert!(o.status.success() && page.starts_with(".ie") && page.contains(".TH helm-xmpp 1"), "{page}");
     assert!(subcommands.iter().all(|s| page.contains(&format!("helm\\-xmpp\\-{s}(1)"))), "{page}");
 }
+
+/// `diff` says what a change means, in sentences read from what each server gets: an option's old and
+/// new value, a module enabled, a listener and its port, a secret newly read (never its value); exit 1
+/// on a change, 0 on none, 2 on an error.
+#[test]
+fn diff_says_what_a_change_means() {
+    let dir = TempDir::new("hx-diff").unwrap();
+    let site = fs::read_to_string(root().join("examples/site.xmpp")).unwrap();
+    let old = write(&dir.0, "old.xmpp", &site);
+    let changed = site
+        .replace("retention 1y", "retention 30d")
+        .replace("admins alice, bob", "admins alice, bob\n  features carbons")
+        .replace("listen federation 5269 { tls required }", "listen client 5223 { tls direct }")
+        .replace("log info", "log info\nstorage postgres { host \"db\"; database \"xmpp\"; user \"xmpp\"; password env(\"DB_PASSWORD\") }");
+    let new = write(&dir.0, "new.xmpp", &changed);
+    let o = run(bin().arg("diff").arg(&old).arg(&new));
+    let said = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{said}{}", text(&o.stderr));
+    for line in [
+        "prosody on chat.example.com: archive_expires_after: \"1y\" → \"30d\"",
+        "ejabberd: mod_carboncopy enabled",
+        "prosody: module carbons enabled",
+        "ejabberd: listener on port 5223 added (ejabberd_c2s)",
+        "ejabberd: listener on port 5269 removed (ejabberd_s2s_in)",
+        "port 5223 opened (",
+        "port 5269 closed (",
+        "secrets: now reads DB_PASSWORD",
+    ] {
+        assert!(said.lines().any(|l| l.starts_with(line)), "no `{line}` in:\n{said}");
+    }
+    assert!(!said.contains("password: DB_PASSWORD") && !said.contains("ENV_DB_PASSWORD"), "{said}");
+
+    // No change (the header line, which names the file, is not a change): silent, exit 0.
+    let same = write(&dir.0, "same.xmpp", &site);
+    let o = run(bin().arg("diff").arg(&old).arg(&same));
+    assert_eq!((o.status.code(), text(&o.stdout)), (Some(0), String::new()), "{}", text(&o.stderr));
+
+    // A broken file, or a wrong count of files: exit 2, nothing on standard output.
+    let broken = write(&dir.0, "broken.xmpp", "domian \"x\" { }\n");
+    for args in [vec![&old, &broken], vec![&old]] {
+        let o = run(bin().arg("diff").args(&args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+        assert!(o.stdout.is_empty());
+    }
+}

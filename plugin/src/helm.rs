@@ -63,6 +63,28 @@ pub fn run(subcommand: &str, args: &[String], values: &Path) -> Result<ExitStatu
         .map_err(|e| Error::new(format!("cannot run {bin}: {e}")))
 }
 
+/// The values the Helm release `name` was installed or upgraded with (`helm get values NAME -o json`),
+/// in the namespace Helm's flags or environment give.
+pub fn release_values(name: &str) -> Result<serde_norway::Value> {
+    let bin = helm_bin();
+    let o = Command::new(&bin)
+        .args(["get", "values", name, "--output", "json"])
+        .output()
+        .map_err(|e| Error::new(format!("cannot run {bin}: {e}")))?;
+    if !o.status.success() {
+        let why = String::from_utf8_lossy(&o.stderr);
+        return Err(Error::new(format!("{bin} get values {name} failed: {}", why.trim())));
+    }
+    let values: serde_norway::Value = serde_norway::from_slice(&o.stdout)
+        .map_err(|e| Error::new(format!("cannot read the values of release {name}: {e}")))?;
+    if !values["compiled"]["files"].is_sequence() {
+        return Err(Error::new(format!(
+            "release {name} has no compiled config in its values: it was not installed with `helm xmpp install`"
+        )));
+    }
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

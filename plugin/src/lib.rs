@@ -3,8 +3,10 @@
 //! - [`engine`]: the compiler behind one interface, inside wasmtime or linked natively;
 //! - [`report`]: diagnostics rendered for people, with the source line and a caret;
 //! - [`files`]: reading the sources, writing outputs atomically;
-//! - [`helm`]: `render`, which hands the compiled files to `helm template`.
+//! - [`helm`]: `render`, which hands the compiled files to `helm template`;
+//! - [`diff`]: what a change of the DSL means, in sentences.
 
+pub mod diff;
 pub mod engine;
 pub mod files;
 pub mod helm;

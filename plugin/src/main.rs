@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use helm_xmpp::engine::{self, Compiled, Compiler, Kind, Limits};
-use helm_xmpp::{Error, Result, files, helm, report};
+use helm_xmpp::{Error, Result, diff, files, helm, report};
 use xmpp_compiler::manifests;
 
 /// Compile one XMPP configuration language to ejabberd.yml and prosody.cfg.lua, and feed them to Helm.
@@ -76,6 +76,19 @@ enum Cmd {
         /// Change nothing; exit 1 when the file is missing or differs from what the DSL gives.
         #[arg(long)]
         check: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Say what changes from OLD to NEW, in sentences: each server's modules and options, listeners,
+    /// ports, secrets read (never a secret's value). Exits 1 when something changes (for CI), 0 when
+    /// nothing does, 2 on an error. `--release NAME NEW.xmpp` compares with what that release runs.
+    Diff {
+        /// OLD.xmpp NEW.xmpp; with `--release`, NEW.xmpp alone.
+        #[arg(required = true, num_args = 1..=2)]
+        files: Vec<PathBuf>,
+        /// Compare with the compiled config the Helm release NAME was given (`helm get values NAME`).
+        #[arg(long, value_name = "NAME")]
+        release: Option<String>,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -355,6 +368,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print(format_args!("{target}\n"))?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Diff { files, release, engine } => match changes(&files, release.as_deref(), &engine) {
+            Ok(Some(said)) => {
+                for line in &said {
+                    print(format_args!("{}\n", report::safe(line)))?;
+                }
+                Ok(if said.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            }
+            Ok(None) => Ok(ExitCode::from(2)),
+            Err(e) => {
+                say(format_args!("error: {}\n", report::safe(&e.0)));
+                Ok(ExitCode::from(2))
+            }
+        },
         Cmd::Render(a) => with_helm("template", a),
         Cmd::Install(a) => with_helm("install", a),
         Cmd::Upgrade(a) => with_helm("upgrade", a),
@@ -366,6 +392,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What changes from the old config (a DSL file, or what `release` was given) to the new DSL file;
+/// `None` when a DSL file has errors (printed).
+fn changes(files: &[PathBuf], release: Option<&str>, engine: &EngineArgs) -> Result<Option<Vec<String>>> {
+    let values = |file: &Path| -> Result<Option<serde_norway::Value>> {
+        let Some(compiled) = without_errors(file, engine)? else { return Ok(None) };
+        let text = manifests::values_yaml(&compiled).map_err(Error::new)?;
+        serde_norway::from_str(&text).map(Some).map_err(|e| Error::new(format!("cannot read the values: {e}")))
+    };
+    let (old, new) = match (release, files) {
+        (Some(name), [new]) => (helm::release_values(name)?, new),
+        (None, [old, new]) => match values(old)? {
+            Some(old) => (old, new),
+            None => return Ok(None),
+        },
+        (Some(_), _) => {
+            return Err(Error::new("with --release, give one DSL file: the one to compare with the release"));
+        }
+        (None, _) => return Err(Error::new("give two DSL files, OLD.xmpp NEW.xmpp, or --release NAME NEW.xmpp")),
+    };
+    Ok(values(new)?.map(|new| diff::describe(&old, &new)))
 }
 
 /// The manifests on standard input: UTF-8, at most `manifests::MAX_MANIFEST_BYTES`.

@@ -80,6 +80,21 @@ begin 02-helm-test
 helm test "$REL" -n "$NS" >"$WORK/test.out" 2>&1 || { cat "$WORK/test.out" >&2; fail "helm test"; }
 pass
 
+# ------------------------------------------------------------------ 02. helm xmpp diff against what the release runs
+begin 02-diff-against-the-release
+# The DSL the release was installed from: nothing changes (exit 0); a changed archive default is said
+# in each server's terms (exit 1). The namespace reaches `helm get values` through Helm's own flag.
+helm xmpp diff --release "$REL" -n "$NS" "$FIX/site.xmpp" >"$WORK/diff.out" 2>&1 ||
+  fail "the release's own DSL differs from it: $(cat "$WORK/diff.out")"
+sed 's/archive { default always }/archive { default roster }/' "$FIX/site.xmpp" >"$WORK/roster.xmpp"
+rc=0; helm xmpp diff --release "$REL" -n "$NS" "$WORK/roster.xmpp" >"$WORK/diff.out" 2>"$WORK/diff.err" || rc=$?
+[ "$rc" = 1 ] || fail "diff exited $rc: $(cat "$WORK/diff.out" "$WORK/diff.err")"
+grep -qx 'ejabberd: mod_mam.default: always → roster' "$WORK/diff.out" ||
+  fail "the change is not said in ejabberd's terms: $(cat "$WORK/diff.out")"
+rc=0; helm xmpp diff --release no-such-release -n "$NS" "$FIX/site.xmpp" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "diff against a missing release exited $rc, not 2"
+pass
+
 # ------------------------------------------------------------------ 03. the Hurl suite and a client through port-forward
 begin 03-hurl-and-client
 forward svc/$STS 5280
