@@ -49,6 +49,7 @@ until_ok() {
 FWD=
 forward() {
   local target=$1 port=$2 log=$WORK/pf.$RANDOM
+  : >"$log" # made here: the background job may open it only after the loop below first reads it
   k port-forward "$target" ":$port" >"$log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do
