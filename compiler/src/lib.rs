@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use diagnostic::{Code, Diagnostic, Severity};
-pub use syntax::{MAX_NESTING, MAX_SYNTAX_ERRORS};
+pub use syntax::{Expected, MAX_NESTING, MAX_SYNTAX_ERRORS, expected_at, keyword_doc};
 
 /// One input file: its path as the author named it, and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,67 @@ pub(crate) fn parse(file: usize, text: &str, sink: &mut Sink) -> Option<File> {
     Some(File { statements: root.into_inner().filter_map(|p| b.statement(p)).collect() })
 }
 
+/// The grammar's text, for the documentation of its keywords (the `///` comment of each rule).
+const GRAMMAR: &str = include_str!("../../grammar/xmpp.pest");
+
+/// What may stand at a place in a file, for an editor's completion.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// The keywords the grammar accepts there, sorted.
+    pub keywords: Vec<String>,
+    /// A feature name is accepted there (after `features`).
+    pub feature: bool,
+}
+
+/// What may stand at byte `at` of `text` (an editor's cursor, at the start of the word being typed).
+/// Nothing when the text before `at` already has an error.
+pub fn expected_at(text: &str, at: usize) -> Expected {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    // A character no rule accepts, so that pest stops exactly there and says what it wanted.
+    let probe = format!("{}\u{1}", &text[..at]);
+    let Err(e) = Grammar::parse(Rule::file, &probe) else { return Expected::default() };
+    let (place_, _) = place(&e, 0);
+    let ErrorVariant::ParsingError { positives, .. } = &e.variant else { return Expected::default() };
+    if place_ != at {
+        return Expected::default();
+    }
+    let mut keywords: Vec<String> = positives.iter().filter_map(|r| keyword(*r)).collect();
+    if positives.contains(&Rule::file) {
+        keywords.extend(STATEMENT_KEYWORDS.iter().map(|k| k.to_string()));
+    } else if positives.contains(&Rule::raw) {
+        keywords.extend(["ejabberd", "prosody"].map(String::from));
+    }
+    keywords.sort();
+    keywords.dedup();
+    // A word after `features` (and its commas) names a feature.
+    let before = text[..at].trim_end_matches(|c: char| c.is_alphanumeric() || " \t\r\n,-_".contains(c));
+    let last_words = text[before.len()..at].split([' ', '\t', '\r', '\n', ',']).find(|w| !w.is_empty());
+    let feature = positives.contains(&Rule::word) && last_words == Some("features");
+    Expected { keywords, feature }
+}
+
+/// The grammar's own words for a keyword: the `///` comment of each rule it begins, one paragraph each.
+pub fn keyword_doc(word: &str) -> Option<String> {
+    let (mut doc, mut found) = (Vec::new(), Vec::new());
+    for line in GRAMMAR.lines() {
+        if let Some(d) = line.strip_prefix("///") {
+            doc.push(d.trim());
+            continue;
+        }
+        let first = line
+            .split_once("{ ")
+            .map_or("", |(_, body)| body.trim_start_matches('(').split([' ', '|']).next().unwrap_or(""));
+        if !doc.is_empty() && first.strip_prefix("kw_").is_some_and(|k| k.replace('_', "-") == word) {
+            found.push(doc.join(" "));
+        }
+        doc.clear();
+    }
+    (!found.is_empty()).then(|| found.join("\n\n"))
+}
+
 /// The most syntax errors one file reports; the rest of the file goes unread after them.
 pub const MAX_SYNTAX_ERRORS: usize = 20;
 
@@ -868,9 +929,7 @@ fn duration(text: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Rule, STATEMENT_KEYWORDS, is_item, is_statement, keyword};
-
-    const GRAMMAR: &str = include_str!("../../grammar/xmpp.pest");
+    use super::{GRAMMAR, Rule, STATEMENT_KEYWORDS, expected_at, is_item, is_statement, keyword, keyword_doc};
 
     /// The alternatives of a grammar rule written `name = _{ a | b | c }`.
     fn alternatives(name: &str) -> Vec<String> {
@@ -925,5 +984,28 @@ mod tests {
             let rule = format!("kw_{} = @{{ \"{k}\"", k.replace('-', "_"));
             assert!(GRAMMAR.contains(&rule), "{k} is not a keyword of the grammar");
         }
+    }
+
+    #[test]
+    fn what_may_stand_at_a_place() {
+        let top = expected_at("", 0);
+        assert!(top.keywords.contains(&"domain".to_string()) && top.keywords.contains(&"ejabberd".to_string()));
+        let text = "domain \"a.example\" {\n  ar\n}\n";
+        let inside = expected_at(text, text.find("ar").unwrap_or(0));
+        assert!(inside.keywords.contains(&"archive".to_string()), "{inside:?}");
+        assert!(!inside.keywords.contains(&"domain".to_string()), "{inside:?}");
+        let text = "domain \"a.example\" { features carbons, ";
+        assert!(expected_at(text, text.len()).feature);
+        let text = "domain \"a.example\" { admins ";
+        assert!(!expected_at(text, text.len()).feature);
+        // An error before the place: nothing is offered.
+        assert_eq!(expected_at("domian x { ", 11), super::Expected::default());
+    }
+
+    #[test]
+    fn keywords_are_documented_by_the_grammar() {
+        let doc = keyword_doc("archive").unwrap_or_default();
+        assert!(doc.contains("XEP-0313"), "{doc}");
+        assert!(keyword_doc("no-such-keyword").is_none());
     }
 }

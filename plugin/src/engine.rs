@@ -121,9 +121,31 @@ pub const MAX_SOURCES: usize = 256;
 /// cannot be read, or one past `MAX_SOURCES`, is an error diagnostic (E018) at its `include` line.
 /// `limits.fuel` bounds all the rounds together.
 pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Result<(Vec<(String, String)>, Compiled)> {
-    let compiler = Compiler::new(kind)?;
-    let mut sources = vec![crate::files::read_source(root)?];
-    let top = crate::files::folder_of(root)?;
+    let (path, text) = crate::files::read_source(root)?;
+    compile_text(&Compiler::new(kind)?, root, (path, text), limits)
+}
+
+/// `compile_file` for a root file whose text is at hand (an editor's unsaved buffer): `root` is where
+/// it lives, for its includes; `source` is its name as reported, and its text.
+pub fn compile_source(
+    compiler: &Compiler,
+    root: &std::path::Path,
+    text: String,
+    limits: Limits,
+) -> Result<(Vec<(String, String)>, Compiled)> {
+    compile_text(compiler, root, (root.display().to_string(), text), limits)
+}
+
+fn compile_text(
+    compiler: &Compiler,
+    root: &std::path::Path,
+    source: (String, String),
+    limits: Limits,
+) -> Result<(Vec<(String, String)>, Compiled)> {
+    let mut sources = vec![source];
+    // Where includes are read from; an editor's buffer may have no folder yet, and then only its
+    // includes fail.
+    let top = crate::files::folder_of(root);
     let mut budget = limits;
     loop {
         let mut compiled = compiler.compile_metered(&sources, &mut budget)?;
@@ -140,7 +162,11 @@ pub fn compile_file(kind: Kind, root: &std::path::Path, limits: Limits) -> Resul
                 failed.push(need.error(format!("more than {MAX_SOURCES} files are included in all"), hint));
                 break;
             }
-            match crate::files::read_include(&top, &need.path) {
+            match top
+                .as_ref()
+                .map_err(|e| Error::new(e.0.clone()))
+                .and_then(|t| crate::files::read_include(t, &need.path))
+            {
                 Ok(source) => sources.push(source),
                 Err(e) => failed.push(need.error(e.0, None)),
             }

@@ -4,12 +4,14 @@
 //! - [`report`]: diagnostics rendered for people, with the source line and a caret;
 //! - [`files`]: reading the sources, writing outputs atomically;
 //! - [`helm`]: `render`, which hands the compiled files to `helm template`;
-//! - [`diff`]: what a change of the DSL means, in sentences.
+//! - [`diff`]: what a change of the DSL means, in sentences;
+//! - [`lsp`]: the language server editors start.
 
 pub mod diff;
 pub mod engine;
 pub mod files;
 pub mod helm;
+pub mod lsp;
 pub mod report;
 
 use std::fmt;

@@ -92,6 +92,12 @@ enum Cmd {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Serve the Language Server Protocol on standard input and output, for editors: diagnostics as
+    /// you type, hover, completion, formatting, go-to-definition on `include`, quick fixes.
+    Lsp {
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Compile, then `helm template` the chart with the results: render CHART -f site.xmpp [helm flags…].
     Render(HelmArgs),
     /// Compile, then `helm install` with the results: install NAME CHART -f site.xmpp [helm flags…].
@@ -381,6 +387,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         },
+        Cmd::Lsp { engine } => {
+            helm_xmpp::lsp::serve(Compiler::new(engine.engine)?, engine.limits()?)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Render(a) => with_helm("template", a),
         Cmd::Install(a) => with_helm("install", a),
         Cmd::Upgrade(a) => with_helm("upgrade", a),

@@ -203,9 +203,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// A file path as a relative URI reference: `/` separators, and the characters a URI reserves or
-/// refuses percent-encoded.
-fn uri(path: &str) -> String {
+/// A file path as a URI reference: `/` separators, and the characters a URI reserves or refuses
+/// percent-encoded.
+pub(crate) fn uri(path: &str) -> String {
     let mut out = String::new();
     for b in path.replace('\\', "/").bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
