@@ -203,6 +203,38 @@ fn every_example_starts_ejabberd() {
     assert!(ran >= 4, "only {ran} example runs");
 }
 
+/// The ejabberd.yml Debian ships with each release, imported (`helm-xmpp import`), compiled, and run by
+/// that release's ejabberd, in a network namespace of its own (the config's ports are fixed ones).
+#[test]
+#[ignore = "needs tests/setup: real ejabberd, Prosody, PostgreSQL, Hurl, slixmpp"]
+fn imported_debian_configs_start_ejabberd() {
+    for (version, ctl) in ejabberds() {
+        let shipped = match version {
+            "23.01" => PathBuf::from("/etc/ejabberd/ejabberd.yml"),
+            _ => backports().join("usr/share/ejabberd/ejabberd.yml.example"),
+        };
+        let tmp = TempDir::new("hx-imported").unwrap();
+        let dsl = tmp.0.join("imported.xmpp");
+        let o = run(bin().arg("import").arg(&shipped).arg("-o").arg(&dsl));
+        assert!(o.status.success(), "import {}: {}", shipped.display(), text(&o.stderr));
+        let out = tmp.0.join("out");
+        compile_into(&dsl, &out);
+        fs::copy(out.join("ejabberd.yml"), tmp.0.join("ejabberd.yml")).unwrap();
+        let netns = Netns::new("hximp", &[]);
+        let node = Ejabberd::start_in(&ctl, &tmp.0, Some(&netns));
+        let status = run(node.ctl().arg("status"));
+        assert!(text(&status.stdout).contains(&format!("ejabberd {version}")), "{}", text(&status.stdout));
+        let o = run(node.ctl().args(["register", "alice", "localhost", "imported-pw"]));
+        assert!(
+            o.status.success(),
+            "{version}: register on the imported config: {}{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        assert!(netns.listening("127.0.0.1", 5222) || netns.listening("::1", 5222), "{version}: nothing on 5222");
+    }
+}
+
 /// Every example whose targets allow a release passes that Prosody's `check config` and starts it.
 #[test]
 #[ignore = "needs tests/setup: real ejabberd, Prosody, PostgreSQL, Hurl, slixmpp"]

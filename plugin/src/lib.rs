@@ -5,12 +5,14 @@
 //! - [`files`]: reading the sources, writing outputs atomically;
 //! - [`helm`]: `render`, which hands the compiled files to `helm template`;
 //! - [`diff`]: what a change of the DSL means, in sentences;
-//! - [`lsp`]: the language server editors start.
+//! - [`lsp`]: the language server editors start;
+//! - [`import`]: an ejabberd.yml as a DSL file.
 
 pub mod diff;
 pub mod engine;
 pub mod files;
 pub mod helm;
+pub mod import;
 pub mod lsp;
 pub mod report;
 

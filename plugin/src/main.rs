@@ -92,6 +92,18 @@ enum Cmd {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Turn an existing ejabberd.yml into a DSL file: what the language expresses as statements, the rest
+    /// kept as written in an `ejabberd { }` block (each option named), secrets as `env("…")` references.
+    /// Checked by compiling it: the result gives ejabberd what the original did.
+    Import {
+        /// The ejabberd.yml to import.
+        file: PathBuf,
+        /// The DSL file to write.
+        #[arg(short, long, default_value = "imported.xmpp")]
+        out: PathBuf,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Serve the Language Server Protocol on standard input and output, for editors: diagnostics as
     /// you type, hover, completion, formatting, go-to-definition on `include`, quick fixes.
     Lsp {
@@ -387,6 +399,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         },
+        Cmd::Import { file, out, engine } => {
+            let (shown, text) = files::read_source(&file)?;
+            if file.extension().is_some_and(|e| e == "lua") {
+                return Err(Error::new("importing prosody.cfg.lua is not done yet: ejabberd.yml only"));
+            }
+            let (compiler, limits) = (Compiler::new(engine.engine)?, engine.limits()?);
+            let mut compile = |dsl: &str| -> Result<Option<String>> {
+                let c = compiler.compile(&[("imported.xmpp".to_string(), dsl.to_string())], limits)?;
+                let yml = c.files.iter().find(|f| f.server == "ejabberd").map(|f| f.text.clone());
+                Ok(yml.filter(|_| !c.has_errors()))
+            };
+            let imported = helm_xmpp::import::ejabberd(&text, &mut compile)
+                .map_err(|e| Error::new(format!("{}: {}", report::safe(&shown), e.0)))?;
+            let (dir, name) = files::split_path(&out)?;
+            files::write_all(&dir, &[(&name, &imported.dsl)], &[])?;
+            let total = imported.mapped.len() + imported.kept.len() + imported.left_out.len();
+            say(format_args!(
+                "{}: {} of {total} options as statements, {} kept as written\n",
+                report::safe(&shown),
+                imported.mapped.len(),
+                imported.kept.len()
+            ));
+            for (var, option) in &imported.secrets {
+                say(format_args!("put in the Secret: {var} (the value of {option})\n"));
+            }
+            for option in &imported.left_out {
+                say(format_args!("left out, a secret with no reference in the language: {option}\n"));
+            }
+            print(format_args!("{}\n", report::safe(&out.display().to_string())))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Lsp { engine } => {
             helm_xmpp::lsp::serve(Compiler::new(engine.engine)?, engine.limits()?)?;
             Ok(ExitCode::SUCCESS)
