@@ -46,11 +46,7 @@ pub fn expected_at(text: &str, at: usize) -> Expected {
         return Expected::default();
     }
     let mut keywords: Vec<String> = positives.iter().filter_map(|r| keyword(*r)).collect();
-    if positives.contains(&Rule::file) {
-        keywords.extend(STATEMENT_KEYWORDS.iter().map(|k| k.to_string()));
-    } else if positives.contains(&Rule::raw) {
-        keywords.extend(["ejabberd", "prosody"].map(String::from));
-    }
+    keywords.extend(statement_words(positives).iter().map(|k| k.to_string()));
     keywords.sort();
     keywords.dedup();
     // A word after `features` (and its commas) names a feature.
@@ -424,13 +420,7 @@ fn report<'s>(file: usize, text: &str, start: usize, e: &ErrorVariant<Rule>, sin
             let mut kws: Vec<String> = positives.iter().filter_map(|r| keyword(*r)).collect();
             let mut names: Vec<String> =
                 positives.iter().filter(|r| !matches!(r, Rule::file | Rule::raw)).map(|r| describe(*r)).collect();
-            let statements: &[&str] = if positives.contains(&Rule::file) {
-                STATEMENT_KEYWORDS
-            } else if positives.contains(&Rule::raw) {
-                &["ejabberd", "prosody"]
-            } else {
-                &[]
-            };
+            let statements = statement_words(positives);
             kws.extend(statements.iter().map(|k| k.to_string()));
             names.extend(statements.iter().map(|k| format!("`{k}`")));
             names.sort();
@@ -470,6 +460,18 @@ fn one_of(names: &[String]) -> String {
         [] => "something else".to_string(),
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// The keywords pest names only by a rule when it expects a statement (`file`: all of them) or a raw
+/// block (`raw`: `ejabberd`, `prosody`).
+fn statement_words(positives: &[Rule]) -> &'static [&'static str] {
+    if positives.contains(&Rule::file) {
+        STATEMENT_KEYWORDS
+    } else if positives.contains(&Rule::raw) {
+        &["ejabberd", "prosody"]
+    } else {
+        &[]
     }
 }
 

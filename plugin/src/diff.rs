@@ -74,23 +74,16 @@ fn ports(old: &Value, new: &Value, out: &mut Vec<String>) {
 fn ejabberd(old: &str, new: &str, out: &mut Vec<String>) {
     let parse = |t: &str| serde_norway::from_str::<Value>(t).unwrap_or(Value::Null);
     let (old, new) = (parse(old), parse(new));
-    let empty = Mapping::new();
-    let (a, b) = (old.as_mapping().unwrap_or(&empty), new.as_mapping().unwrap_or(&empty));
-    for key in keys(a, b) {
-        let (x, y) = (a.get(key.as_str()).unwrap_or(&Value::Null), b.get(key.as_str()).unwrap_or(&Value::Null));
+    for (key, x, y) in entries(&old, &new) {
+        let (x, y) = (x.unwrap_or(&NULL), y.unwrap_or(&NULL));
         match key.as_str() {
             "modules" => modules("ejabberd", x, y, out),
             "listen" => listeners(x, y, out),
             "host_config" => {
-                let (hx, hy) = (x.as_mapping().unwrap_or(&empty), y.as_mapping().unwrap_or(&empty));
-                for host in keys(hx, hy) {
+                for (host, x, y) in entries(x, y) {
                     let subject = format!("ejabberd on {host}");
-                    let (x, y) =
-                        (hx.get(host.as_str()).unwrap_or(&Value::Null), hy.get(host.as_str()).unwrap_or(&Value::Null));
-                    let (mx, my) = (x.as_mapping().unwrap_or(&empty), y.as_mapping().unwrap_or(&empty));
-                    for k in keys(mx, my) {
-                        let (x, y) =
-                            (mx.get(k.as_str()).unwrap_or(&Value::Null), my.get(k.as_str()).unwrap_or(&Value::Null));
+                    for (k, x, y) in entries(x.unwrap_or(&NULL), y.unwrap_or(&NULL)) {
+                        let (x, y) = (x.unwrap_or(&NULL), y.unwrap_or(&NULL));
                         if k == "modules" {
                             modules(&subject, x, y, out);
                         } else {
@@ -106,10 +99,8 @@ fn ejabberd(old: &str, new: &str, out: &mut Vec<String>) {
 
 /// A `modules` mapping: a module added is enabled, one removed disabled, the options of the others compared.
 fn modules(subject: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
-    let empty = Mapping::new();
-    let (a, b) = (old.as_mapping().unwrap_or(&empty), new.as_mapping().unwrap_or(&empty));
-    for m in keys(a, b) {
-        match (a.get(m.as_str()), b.get(m.as_str())) {
+    for (m, x, y) in entries(old, new) {
+        match (x, y) {
             (None, Some(_)) => out.push(format!("{subject}: {m} enabled")),
             (Some(_), None) => out.push(format!("{subject}: {m} disabled")),
             (Some(x), Some(y)) => walk(subject, &m, x, y, out),
@@ -135,11 +126,22 @@ fn listeners(old: &Value, new: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The keys of two mappings, the old one's order first, then the keys only the new one has.
-fn keys(a: &Mapping, b: &Mapping) -> Vec<String> {
-    let mut all: Vec<String> = a.keys().map(scalar).collect();
-    all.extend(b.keys().map(scalar).filter(|k| !a.contains_key(k.as_str())));
-    all
+/// What a missing value compares as.
+static NULL: Value = Value::Null;
+
+/// The entries of two mappings by key (a value that is no mapping has none): the old one's keys in its
+/// order, then those only the new one has; `None` on the side that lacks the key.
+fn entries<'a>(old: &'a Value, new: &'a Value) -> Vec<(String, Option<&'a Value>, Option<&'a Value>)> {
+    let empty = Mapping::new();
+    let (a, b) = (old.as_mapping().unwrap_or(&empty), new.as_mapping().unwrap_or(&empty));
+    let mut keys: Vec<String> = a.keys().map(scalar).collect();
+    keys.extend(b.keys().map(scalar).filter(|k| !a.contains_key(k.as_str())));
+    keys.into_iter()
+        .map(|k| {
+            let (x, y) = (old.get(k.as_str()), new.get(k.as_str()));
+            (k, x, y)
+        })
+        .collect()
 }
 
 /// Compares a value under `path`, descending into mappings; a list of scalars gains and loses members.
@@ -148,10 +150,9 @@ fn walk(subject: &str, path: &str, old: &Value, new: &Value, out: &mut Vec<Strin
         return;
     }
     match (old, new) {
-        (Value::Mapping(a), Value::Mapping(b)) => {
-            for k in keys(a, b) {
-                let (x, y) = (a.get(k.as_str()).unwrap_or(&Value::Null), b.get(k.as_str()).unwrap_or(&Value::Null));
-                walk(subject, &format!("{path}.{k}"), x, y, out);
+        (Value::Mapping(_), Value::Mapping(_)) => {
+            for (k, x, y) in entries(old, new) {
+                walk(subject, &format!("{path}.{k}"), x.unwrap_or(&NULL), y.unwrap_or(&NULL), out);
             }
         }
         (Value::Sequence(a), Value::Sequence(b)) if a.iter().chain(b).all(is_scalar) => {
