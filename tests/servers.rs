@@ -235,6 +235,32 @@ fn imported_debian_configs_start_ejabberd() {
     }
 }
 
+/// The prosody.cfg.lua Debian ships with each release, imported (`helm-xmpp import`), compiled, checked
+/// and run by that release with an account registered, in a network namespace of its own (the
+/// config's ports are fixed ones). Its `Include "conf.d/*.cfg.lua"` finds an empty folder.
+#[test]
+#[ignore = "needs tests/setup: real ejabberd, Prosody, PostgreSQL, Hurl, slixmpp"]
+fn imported_debian_configs_start_prosody() {
+    for (version, prosody, prosodyctl) in prosodies() {
+        let shipped = match version {
+            "0.12" => PathBuf::from("/etc/prosody/prosody.cfg.lua"),
+            _ => backports().join("etc/prosody/prosody.cfg.lua"),
+        };
+        let tmp = TempDir::new("hx-imported-prosody").unwrap();
+        let dsl = tmp.0.join("imported.xmpp");
+        let o = run(bin().arg("import").arg(&shipped).arg("-o").arg(&dsl));
+        assert!(o.status.success(), "import {}: {}", shipped.display(), text(&o.stderr));
+        compile_into(&dsl, &tmp.0);
+        fs::create_dir_all(tmp.0.join("conf.d")).unwrap();
+        let netns = Netns::new("hximpp", &[]);
+        let what = format!("Debian's config imported, on prosody {version}");
+        let users = [("alice", "localhost", "imported-pw")];
+        let server = Prosody::start_in(&prosody, &prosodyctl, &tmp.0, ("127.0.0.1", 5222), &what, &users, Some(&netns));
+        assert!(netns.listening("127.0.0.1", 5269), "{what}: nothing on 5269");
+        drop(server);
+    }
+}
+
 /// Every example whose targets allow a release passes that Prosody's `check config` and starts it.
 #[test]
 #[ignore = "needs tests/setup: real ejabberd, Prosody, PostgreSQL, Hurl, slixmpp"]
@@ -468,9 +494,10 @@ impl Prosody {
         fs::write(
             &wrapper,
             format!(
-                "data_path = \"{d}/data\"\npidfile = \"{d}/prosody.pid\"\n{hosts}Include \"{}\"\n\
-                 -- The chart's modules, from the checkout rather than where the chart mounts them.\n\
-                 plugin_paths = {{ \"{}\" }}\n",
+                "data_path = \"{d}/data\"\n{hosts}Include \"{}\"\n\
+                 -- The chart's modules, from the checkout rather than where the chart mounts them; the pid\n\
+                 -- file here whatever the config says (Debian's own puts it in /run/prosody).\n\
+                 plugin_paths = {{ \"{}\" }}\npidfile = \"{d}/prosody.pid\"\n",
                 config.display(),
                 root().join("charts/xmpp/files").display(),
                 d = dir.display(),

@@ -19,6 +19,7 @@ pub mod facts;
 pub mod format;
 pub mod ir;
 mod lower;
+pub mod lua_config;
 pub mod lua_syntax;
 pub mod manifests;
 mod settings;

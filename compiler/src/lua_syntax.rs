@@ -14,7 +14,7 @@ use crate::syntax::MAX_NESTING;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../../grammar/lua.pest"]
-struct Grammar;
+pub(crate) struct Grammar;
 
 /// Why a text is not Lua: the byte offset where luac would stop, and its complaint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,43 @@ fn check_chunk(text: &str, may_return: bool) -> Result<(), LuaError> {
     }
     let mut walk = Walk { functions: Vec::new() };
     walk.function(true, &[], |w| w.block(block, false))
+}
+
+/// The names `text` (Lua statements) assigns before its first statement that is not an assignment
+/// (a section line such as `VirtualHost "x"`, or any code), where they surely set global options;
+/// without those whose new value reads the name (`x = x .. "y"` needs the earlier value).
+pub fn leading_assignments(text: &str) -> Vec<String> {
+    let Ok(mut chunk) = Grammar::parse(Rule::chunk, text) else { return Vec::new() };
+    let Some(block) = chunk.next().and_then(|c| c.into_inner().next()) else { return Vec::new() };
+    let mut names = Vec::new();
+    for stat in block.into_inner() {
+        let mut parts = stat.clone().into_inner();
+        let (Rule::expr_stat, Some(first), Some(tail)) = (stat.as_rule(), parts.next(), parts.next()) else {
+            if stat.as_rule() == Rule::empty {
+                continue;
+            }
+            break;
+        };
+        let values = tail.clone().into_inner().filter(|p| p.as_rule() == Rule::explist);
+        let reads = |name: &str| {
+            values
+                .clone()
+                .flat_map(|v| v.into_inner().flatten())
+                .any(|p| p.as_rule() == Rule::name && p.as_str() == name)
+        };
+        let targets =
+            std::iter::once(first).chain(tail.clone().into_inner().filter(|p| p.as_rule() == Rule::suffixedexp));
+        for target in targets {
+            let mut inner = target.into_inner();
+            if let (Some(primary), None) = (inner.next(), inner.next())
+                && let Some(name) = primary.into_inner().next().filter(|n| n.as_rule() == Rule::name)
+                && !reads(name.as_str())
+            {
+                names.push(name.as_str().to_string());
+            }
+        }
+    }
+    names
 }
 
 fn syntax_error(text: &str, e: &pest::error::Error<Rule>) -> LuaError {
@@ -446,6 +483,14 @@ fn is_statement(rule: Rule) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_leading_assignments_of_a_raw_block_are_found() {
+        let text = "a = 1; b, c = 2, 3\nd = d .. \"x\"\n-- note\ne = { f = 1 }\nt.x = 2\nVirtualHost \"h\"\ng = 4";
+        assert_eq!(leading_assignments(text), ["a", "b", "c", "e"]);
+        assert_eq!(leading_assignments("local x = 1\na = 2"), Vec::<String>::new());
+        assert_eq!(leading_assignments("a = "), Vec::<String>::new());
+    }
 
     #[test]
     fn lua_that_luac_takes_passes() {

@@ -9,6 +9,8 @@ use xmpp_compiler::facts::FEATURES;
 
 use crate::{Error, Result};
 
+pub mod prosody;
+
 /// An imported config.
 #[derive(Debug, Default)]
 pub struct Imported {

@@ -92,11 +92,12 @@ enum Cmd {
         #[command(flatten)]
         engine: EngineArgs,
     },
-    /// Turn an existing ejabberd.yml into a DSL file: what the language expresses as statements, the rest
-    /// kept as written in an `ejabberd { }` block (each option named), secrets as `env("…")` references.
-    /// Checked by compiling it: the result gives ejabberd what the original did.
+    /// Turn an existing ejabberd.yml or prosody.cfg.lua into a DSL file: what the language expresses as
+    /// statements, the rest kept as written in an `ejabberd { }` or `prosody { }` block (each option
+    /// named), secrets as environment references. Checked by compiling it: the result gives the server
+    /// what the original did.
     Import {
-        /// The ejabberd.yml to import.
+        /// The ejabberd.yml or prosody.cfg.lua (by its `.lua` extension) to import.
         file: PathBuf,
         /// The DSL file to write.
         #[arg(short, long, default_value = "imported.xmpp")]
@@ -401,17 +402,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         },
         Cmd::Import { file, out, engine } => {
             let (shown, text) = files::read_source(&file)?;
-            if file.extension().is_some_and(|e| e == "lua") {
-                return Err(Error::new("importing prosody.cfg.lua is not done yet: ejabberd.yml only"));
-            }
+            let server = if file.extension().is_some_and(|e| e == "lua") { "prosody" } else { "ejabberd" };
             let (compiler, limits) = (Compiler::new(engine.engine)?, engine.limits()?);
             let mut compile = |dsl: &str| -> Result<Option<String>> {
                 let c = compiler.compile(&[("imported.xmpp".to_string(), dsl.to_string())], limits)?;
-                let yml = c.files.iter().find(|f| f.server == "ejabberd").map(|f| f.text.clone());
-                Ok(yml.filter(|_| !c.has_errors()))
+                let text = c.files.iter().find(|f| f.server == server).map(|f| f.text.clone());
+                Ok(text.filter(|_| !c.has_errors()))
             };
-            let imported = helm_xmpp::import::ejabberd(&text, &mut compile)
-                .map_err(|e| Error::new(format!("{}: {}", report::safe(&shown), e.0)))?;
+            let imported = match server {
+                "prosody" => helm_xmpp::import::prosody::import(&text, &mut compile),
+                _ => helm_xmpp::import::ejabberd(&text, &mut compile),
+            }
+            // An error at a place says `line:col: …`, which joins the file name as `file:line:col: …`.
+            .map_err(|e| {
+                let at = if e.0.starts_with(|c: char| c.is_ascii_digit()) { ":" } else { ": " };
+                Error::new(format!("{}{at}{}", report::safe(&shown), e.0))
+            })?;
             let (dir, name) = files::split_path(&out)?;
             files::write_all(&dir, &[(&name, &imported.dsl)], &[])?;
             let total = imported.mapped.len() + imported.kept.len() + imported.left_out.len();

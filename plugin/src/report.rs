@@ -192,7 +192,7 @@ pub fn sarif(diagnostics: &[Diagnostic], sources: &[(String, String)], failure: 
 
 /// The 1-based line and column (in characters) of a byte offset (clamped into the text, onto a
 /// character boundary).
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut at = offset.min(text.len());
     while !text.is_char_boundary(at) {
         at -= 1;

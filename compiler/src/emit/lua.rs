@@ -28,6 +28,9 @@ impl Lua {
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
     pub(crate) out: String,
+    /// Global options a raw `prosody { }` block sets again: not written here, so that Prosody, which
+    /// keeps the last value, does not warn of a duplicate option.
+    pub(crate) overridden: Vec<String>,
 }
 
 impl Writer {
@@ -38,6 +41,10 @@ impl Writer {
     }
 
     pub(crate) fn set(&mut self, indent: &str, name: &str, value: &Lua) {
+        if indent.is_empty() && self.overridden.iter().any(|o| o == name) {
+            let _ = writeln!(self.out, "-- {name}: set by the raw block below");
+            return;
+        }
         let _ = writeln!(self.out, "{indent}{name} = {}", render(value, indent));
     }
 

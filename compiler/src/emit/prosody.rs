@@ -12,7 +12,9 @@ pub const FILE_NAME: &str = "prosody.cfg.lua";
 
 pub(crate) fn emit(d: &Deployment, header: &str) -> String {
     let version = d.prosody.unwrap_or(facts::PROSODY_DEFAULT);
-    let mut w = Writer::default();
+    let raw = d.raw.iter().filter(|r| r.server == Server::Prosody);
+    let overridden = raw.flat_map(|r| crate::lua_syntax::leading_assignments(&r.text)).collect();
+    let mut w = Writer { overridden, ..Writer::default() };
     w.comment("", header);
     w.line("");
 
