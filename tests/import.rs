@@ -16,7 +16,8 @@ use common::*;
 use serde_norway::{Mapping, Value};
 
 /// The corpus: the ejabberd.yml files Debian's ejabberd 23.01 and 24.12 packages install (the config,
-/// its template, the upstream example), and the goldens.
+/// its template, the upstream example), the goldens, and `tests/import/seed-ejabberd-chart.yml`
+/// (written from the seed documents' description of an ejabberd chart).
 fn corpus() -> Vec<PathBuf> {
     let servers = std::env::var("HELM_XMPP_SERVERS").unwrap_or_else(|_| "/opt/helm-xmpp/servers".into());
     let mut files: Vec<PathBuf> = [
@@ -32,6 +33,7 @@ fn corpus() -> Vec<PathBuf> {
     for example in ["minimal", "site", "team", "production"] {
         files.push(root().join(format!("tests/golden/{example}/ejabberd.yml")));
     }
+    files.push(root().join("tests/import/seed-ejabberd-chart.yml"));
     for f in &files {
         assert!(f.is_file(), "{} is missing: run tests/setup", f.display());
     }
@@ -155,7 +157,9 @@ fn import_refuses_what_is_not_a_config() {
 }
 
 /// The prosody.cfg.lua corpus: Debian's for Prosody 0.12 (installed) and 13.0 (unpacked), each with its
-/// `conf.avail` examples, the goldens, and `tests/import/hand-written.cfg.lua`.
+/// `conf.avail` examples, the goldens, `tests/import/hand-written.cfg.lua`, and
+/// `tests/import/seed-prosody-stack.cfg.lua` (written from the seed documents' description of a
+/// production Prosody stack).
 fn prosody_corpus() -> Vec<PathBuf> {
     let servers = std::env::var("HELM_XMPP_SERVERS").unwrap_or_else(|_| "/opt/helm-xmpp/servers".into());
     let mut files = Vec::new();
@@ -168,6 +172,7 @@ fn prosody_corpus() -> Vec<PathBuf> {
         files.push(root().join(format!("tests/golden/{example}/prosody.cfg.lua")));
     }
     files.push(root().join("tests/import/hand-written.cfg.lua"));
+    files.push(root().join("tests/import/seed-prosody-stack.cfg.lua"));
     for f in &files {
         assert!(f.is_file(), "{} is missing: run tests/setup", f.display());
     }

@@ -417,7 +417,26 @@ fn raw(want: &Config, plan: &Plan) -> String {
     if body.is_empty() {
         return body;
     }
-    format!("\nprosody {{\n{body}}}\n")
+    let mut names: Vec<String> = Vec::new();
+    for section in &want.sections {
+        let whole = plan.whole.contains(&section.name)
+            || (section.kind == Kind::Component && component_missing(want, plan, &section.name));
+        let kept = section
+            .settings
+            .iter()
+            .filter(|s| !IMPLIED.contains(&s.name.as_str()))
+            .filter(|s| whole || plan.kept.contains(&(section.name.clone(), s.name.clone())));
+        let prefix = if section.name == "*" { String::new() } else { format!("{}: ", section.name) };
+        names.extend(kept.map(|s| format!("{prefix}{}", s.name)));
+        names.extend(section.kept.iter().map(|k| format!("{prefix}{k}")));
+    }
+    let mut out =
+        String::from("\n# Kept as written (the language does not express them, or renders them otherwise):\n");
+    for chunk in names.chunks(6) {
+        out.push_str(&format!("#   {}\n", chunk.join(", ")));
+    }
+    out.push_str(&format!("prosody {{\n{body}}}\n"));
+    out
 }
 
 /// Whether a component section gets no statement (so the raw block declares it).
@@ -429,9 +448,23 @@ fn component_missing(want: &Config, plan: &Plan, name: &str) -> bool {
 /// replaced in it, and its braces balance, as a raw block needs), else its value rendered.
 fn setting(s: &Setting) -> String {
     match &s.text {
-        Some(t) if t.matches('{').count() == t.matches('}').count() && !t.contains("]]") => t.clone(),
+        Some(t) if balanced(t) => t.clone(),
         _ => format!("{} = {}", s.name, lua(&s.value)),
     }
+}
+
+/// Whether every `}` of `text` closes a `{` before it, and all are closed (what a raw block needs).
+fn balanced(text: &str) -> bool {
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return false,
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// The report: the options (section-qualified) the statements render, those kept, the secrets.
