@@ -145,6 +145,7 @@ fn import_refuses_what_is_not_a_config() {
         ("broken.cfg.lua", "modules_enabled = { \"a\"\n", "broken.cfg.lua:2:1: unexpected symbol near the end"),
         ("bad-escape.cfg.lua", "a = \"\\q\"\n", "bad-escape.cfg.lua:1:6: invalid escape sequence"),
         ("vhost.cfg.lua", "VirtualHost(1)\n", "vhost.cfg.lua:1:1: `VirtualHost` takes a quoted name"),
+        ("global.only.cfg.lua", "admins = { }\nInclude \"conf.d/*.cfg.lua\"\n", "declares no VirtualHost"),
     ] {
         let file = tmp.0.join(name);
         fs::write(&file, body).unwrap();

@@ -404,8 +404,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (shown, text) = files::read_source(&file)?;
             let server = if file.extension().is_some_and(|e| e == "lua") { "prosody" } else { "ejabberd" };
             let (compiler, limits) = (Compiler::new(engine.engine)?, engine.limits()?);
+            // The compiler's first error on the last attempt, said when the import fails for it.
+            let mut refused = None;
             let mut compile = |dsl: &str| -> Result<Option<String>> {
                 let c = compiler.compile(&[("imported.xmpp".to_string(), dsl.to_string())], limits)?;
+                refused =
+                    c.diagnostics.iter().find(|d| d.is_error()).map(|d| format!("{}: {}", d.code.as_str(), d.message));
                 let text = c.files.iter().find(|f| f.server == server).map(|f| f.text.clone());
                 Ok(text.filter(|_| !c.has_errors()))
             };
@@ -416,7 +420,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             // An error at a place says `line:col: …`, which joins the file name as `file:line:col: …`.
             .map_err(|e| {
                 let at = if e.0.starts_with(|c: char| c.is_ascii_digit()) { ":" } else { ": " };
-                Error::new(format!("{}{at}{}", report::safe(&shown), e.0))
+                let why = refused.map(|r| format!(" (the compiler: {r})")).unwrap_or_default();
+                Error::new(format!("{}{at}{}{why}", report::safe(&shown), e.0))
             })?;
             let (dir, name) = files::split_path(&out)?;
             files::write_all(&dir, &[(&name, &imported.dsl)], &[])?;

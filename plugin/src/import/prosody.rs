@@ -37,6 +37,11 @@ pub fn import(text: &str, compile: &mut dyn FnMut(&str) -> Result<Option<String>
         let (line, col) = crate::report::line_col(text, e.offset);
         Error::new(format!("{line}:{col}: {}", e.message))
     })?;
+    if !original.sections.iter().any(|s| s.kind == Kind::Host) {
+        return Err(Error::new(
+            "declares no VirtualHost, and a DSL file needs a domain: import the file that declares the hosts (an `Include` is not followed)",
+        ));
+    }
     let mut secrets = Vec::new();
     let want = with_references(&original, &mut secrets);
     let mut plan = Plan::default();
