@@ -258,6 +258,9 @@ fn imported_prosody_configs_give_prosody_what_the_originals_did() {
         assert!(o.status.success(), "{} does not compile: {}", dsl.display(), text(&o.stderr));
         let imported = fs::read_to_string(&dsl).unwrap();
         assert!(!imported.contains("s3cr3t"), "{}: a literal secret is written:\n{imported}", file.display());
+        if fs::read_to_string(file).unwrap().contains("\nInclude \"") {
+            assert!(said.contains("kept, not followed: "), "{}: its Include is not reported: {said}", file.display());
+        }
         let (want, _) = dump(file);
         let (got, duplicates) = dump(&out.join("prosody.cfg.lua"));
         // Prosody warns at start-up of an option assigned twice: the raw block's take the statements' place.

@@ -487,7 +487,8 @@ fn report(want: &Config, plan: &Plan, dsl: String, secrets: Vec<(String, String)
                 mapped.push(label);
             }
         }
-        kept.extend(section.kept.iter().map(|k| format!("{}: {k}", section.name)));
+        let prefix = if section.name == "*" { String::new() } else { format!("{}: ", section.name) };
+        kept.extend(section.kept.iter().map(|k| format!("{prefix}{k}")));
     }
     let added = plan
         .kept
