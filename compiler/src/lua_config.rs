@@ -615,29 +615,16 @@ fn string(lit: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `value` as Lua source: strings quoted with `{` and `}` escaped (so that the text balances inside a
-/// raw `prosody { }` block), tables with their entries in key order.
+/// `value` as Lua source: strings quoted as the compiler quotes them (`emit::lua`), with `{` and `}`
+/// escaped too, so that the text balances inside a raw `prosody { }` block; tables with their entries
+/// in key order.
 pub fn render(value: &Value) -> String {
+    let braces = |s: String| s.replace('{', "\\123").replace('}', "\\125");
     match value {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => lua_float(*f),
-        Value::Str(s) => {
-            let mut out = String::from("\"");
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '{' => out.push_str("\\123"),
-                    '}' => out.push_str("\\125"),
-                    c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\{}", c as u32)),
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-            out
-        }
+        Value::Str(s) => braces(crate::emit::lua::quote(s)),
         Value::Table(entries) => {
             let mut position = 0;
             let items: Vec<String> = entries
@@ -648,8 +635,7 @@ pub fn render(value: &Value) -> String {
                         render(v)
                     }
                     Key::Index(i) => format!("[{i}] = {}", render(v)),
-                    Key::Name(n) if is_name(n) => format!("{n} = {}", render(v)),
-                    Key::Name(n) => format!("[{}] = {}", render(&Value::Str(n.clone())), render(v)),
+                    Key::Name(n) => format!("{} = {}", braces(crate::emit::lua::key(n)), render(v)),
                 })
                 .collect();
             if items.is_empty() { "{ }".to_string() } else { format!("{{ {} }}", items.join("; ")) }
@@ -657,17 +643,6 @@ pub fn render(value: &Value) -> String {
         Value::Env(var) => format!("ENV_{var}"),
         Value::Opaque(text) => text.clone(),
     }
-}
-
-/// A Lua name that is not a keyword.
-pub fn is_name(s: &str) -> bool {
-    const KEYWORDS: [&str; 22] = [
-        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in", "local", "nil",
-        "not", "or", "repeat", "return", "then", "true", "until", "while",
-    ];
-    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !KEYWORDS.contains(&s)
 }
 
 #[cfg(test)]

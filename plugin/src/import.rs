@@ -26,7 +26,12 @@ pub struct Imported {
     pub left_out: Vec<String>,
     /// Options the compiled config has and the original does not (the language's own defaults).
     pub added: Vec<String>,
+    /// Lines kept as written that name other files (Prosody's `Include`, `RunScript`), not followed.
+    pub unread: Vec<String>,
 }
+
+/// The environment variable an imported SQL storage reads its password from.
+const DB_PASSWORD: &str = "XMPP_DB_PASSWORD";
 
 /// Imports an ejabberd.yml. `compile` turns a DSL text into the ejabberd.yml it compiles to (`None`
 /// when it has errors).
@@ -63,7 +68,7 @@ pub fn ejabberd(text: &str, compile: &mut dyn FnMut(&str) -> Result<Option<Strin
         if differ.is_empty() {
             let mapped = options.iter().filter(|o| !raw.contains(o) && !left_out.contains(o)).cloned().collect();
             let added = self::options(&compiled).into_iter().filter(|o| !options.contains(o)).collect();
-            return Ok(Imported { dsl, mapped, kept: raw, secrets, left_out, added });
+            return Ok(Imported { dsl, mapped, kept: raw, secrets, left_out, added, unread: vec![] });
         }
         kept.extend(differ);
     }
@@ -174,8 +179,8 @@ fn render(original: &Mapping, kept: &[String], level: Level) -> Rendered {
                     settings.push(format!("port {port}"));
                 }
                 if get("sql_password").is_some() {
-                    settings.push("password env(\"XMPP_DB_PASSWORD\")".into());
-                    secrets.push(("XMPP_DB_PASSWORD".to_string(), "sql_password".to_string()));
+                    settings.push(format!("password env({})", quote(DB_PASSWORD)));
+                    secrets.push((DB_PASSWORD.to_string(), "sql_password".to_string()));
                 }
                 out.push_str(&format!("storage {driver} {{ {} }}\n", settings.join("; ")));
             }

@@ -435,7 +435,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for (var, option) in &imported.secrets {
                 say(format_args!("put in the Secret: {var} (the value of {option})\n"));
             }
-            for line in imported.kept.iter().filter(|k| k.contains("Include ") || k.contains("RunScript ")) {
+            for line in &imported.unread {
                 say(format_args!(
                     "kept, not followed: {line}: the file must be beside prosody.cfg.lua where Prosody runs\n"
                 ));

@@ -83,7 +83,8 @@ fn render(value: &Lua, indent: &str) -> String {
     }
 }
 
-fn key(k: &str) -> String {
+/// A table key as Lua source: the name as it is, or `["…"]` for what is no identifier.
+pub(crate) fn key(k: &str) -> String {
     let ident = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !RESERVED.contains(&k);

@@ -3,7 +3,7 @@
 use crate::facts::Server;
 
 pub mod ejabberd;
-mod lua;
+pub(crate) mod lua;
 pub mod prosody;
 
 /// The file each server reads its config from.

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 
+use xmpp_compiler::facts;
 use xmpp_compiler::lua_config::{self, Config, IMPLIED, Key, Kind, Section, Setting, Value, render as lua};
 
 use super::{Imported, quote, secret};
@@ -99,8 +100,12 @@ fn with_references(config: &Config, secrets: &mut Vec<(String, String)>) -> Conf
         for s in &mut section.settings {
             let before = s.value.clone();
             let label = if scope.is_empty() { s.name.clone() } else { format!("{}: {}", section.name, s.name) };
-            let var =
-                if s.name == "sql" { "XMPP_DB".to_string() } else { variable(&format!("XMPP_{scope}{}", s.name)) };
+            // The global `sql` table's password is the one the storage statement references.
+            let var = if scope.is_empty() && s.name == "sql" {
+                super::DB_PASSWORD.trim_end_matches("_PASSWORD").to_string()
+            } else {
+                variable(&format!("XMPP_{scope}{}", s.name))
+            };
             s.value = reference(&s.value, secret(&s.name), &var, &label, secrets);
             if s.value != before {
                 s.text = None;
@@ -113,7 +118,7 @@ fn with_references(config: &Config, secrets: &mut Vec<(String, String)>) -> Conf
 fn reference(v: &Value, is_secret: bool, var: &str, label: &str, secrets: &mut Vec<(String, String)>) -> Value {
     match v {
         Value::Str(_) if is_secret => {
-            let name = if var == "XMPP_DB_PASSWORD" || !secrets.iter().any(|(n, _)| n == var) {
+            let name = if !secrets.iter().any(|(n, _)| n == var) {
                 var.to_string()
             } else {
                 format!("{var}_{}", secrets.len() + 1)
@@ -146,29 +151,24 @@ fn variable(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
 
-/// Prosody's defaults (0.12 and 13.0) for the global options the statements render: an original that
-/// leaves them unset has these (`tests/import.rs` finds each in both releases' sources).
-const DEFAULTS: [(&str, &str); 7] = [
-    ("authentication", "\"internal_hashed\""),
-    ("c2s_ports", "{ 5222 }"),
-    ("s2s_ports", "{ 5269 }"),
-    ("c2s_direct_tls_ports", "{ }"),
-    ("s2s_direct_tls_ports", "{ }"),
-    ("c2s_require_encryption", "true"),
-    ("s2s_require_encryption", "true"),
-];
-
-/// The global option `name` as Prosody has it when `global` leaves it unset (`c2s_require_encryption`
-/// follows the older `require_encryption`, as mod_saslauth reads it).
+/// The global option `name` as Prosody (0.12 and 13.0) has it when `global` leaves it unset, for the
+/// options the statements render (`tests/import.rs` finds each in both releases' sources);
+/// `c2s_require_encryption` follows the older `require_encryption`, as mod_saslauth reads it.
 fn default(name: &str, global: &Section) -> Option<Value> {
-    if name == "c2s_require_encryption"
-        && let Some(Value::Bool(b)) = global.get("require_encryption").map(|s| &s.value)
-    {
-        return Some(Value::Bool(*b));
-    }
-    let (_, text) = DEFAULTS.iter().find(|(n, _)| *n == name)?;
-    let config = lua_config::read(&format!("v = {text}")).ok()?;
-    config.sections[0].get("v").map(|s| s.value.clone())
+    let ports =
+        |list: &[i64]| Value::Table(list.iter().zip(1..).map(|(p, i)| (Key::Index(i), Value::Int(*p))).collect());
+    Some(match name {
+        "authentication" => Value::Str("internal_hashed".into()),
+        "c2s_ports" => ports(&[5222]),
+        "s2s_ports" => ports(&[5269]),
+        "c2s_direct_tls_ports" | "s2s_direct_tls_ports" => ports(&[]),
+        "c2s_require_encryption" => match global.get("require_encryption").map(|s| &s.value) {
+            Some(Value::Bool(b)) => Value::Bool(*b),
+            _ => Value::Bool(true),
+        },
+        "s2s_require_encryption" => Value::Bool(true),
+        _ => return None,
+    })
 }
 
 /// The `(section, option)` pairs set otherwise in `got` than in `want` (or in one only; a global
@@ -236,8 +236,8 @@ fn certificate(s: &Section) -> Option<(String, String)> {
 fn component(want: &Config, name: &str) -> Option<(String, String)> {
     let s = want.section(name).filter(|s| s.kind == Kind::Component)?;
     let statement = match s.get("component_module").map(|m| &m.value) {
-        Some(Value::Str(m)) if m == "muc" => "groupchat",
-        Some(Value::Str(m)) if m == "http_file_share" => "upload",
+        Some(Value::Str(m)) if m == facts::GROUPCHAT.prosody => "groupchat",
+        Some(Value::Str(m)) if m == facts::UPLOAD.prosody => "upload",
         _ => return None,
     };
     let (sub, host) = name.split_once('.')?;
@@ -314,28 +314,26 @@ fn storage(global: &Section) -> String {
 /// `listen` statements for the ports Prosody listens on: client (`c2s_ports`, 5222 when unset; direct
 /// TLS on `c2s_direct_tls_ports`), federation (`s2s_ports`, 5269 when unset), and `http_ports` when set.
 fn listeners(global: &Section, uploads: bool) -> String {
-    let ports = |option: &str, default: &[i64]| -> Vec<i64> {
-        match global.get(option).map(|s| &s.value) {
+    // What the config sets, or Prosody's default.
+    let effective = |option: &str| global.get(option).map(|s| s.value.clone()).or_else(|| default(option, global));
+    let ports = |option: &str| -> Vec<i64> {
+        match effective(option) {
             Some(Value::Table(entries)) => {
                 entries.iter().filter_map(|(_, v)| if let Value::Int(p) = v { Some(*p) } else { None }).collect()
             }
-            Some(Value::Int(p)) => vec![*p],
-            _ => default.to_vec(),
+            Some(Value::Int(p)) => vec![p],
+            _ => vec![],
         }
     };
-    let required = global
-        .get("c2s_require_encryption")
-        .map(|s| s.value.clone())
-        .or_else(|| default("c2s_require_encryption", global));
-    let required = required != Some(Value::Bool(false));
+    let required = effective("c2s_require_encryption") != Some(Value::Bool(false));
     let mut out = String::new();
-    for p in ports("c2s_ports", &[5222]) {
+    for p in ports("c2s_ports") {
         out.push_str(&format!("listen client {p} {{ tls {} }}\n", if required { "required" } else { "optional" }));
     }
-    for p in ports("c2s_direct_tls_ports", &[]) {
+    for p in ports("c2s_direct_tls_ports") {
         out.push_str(&format!("listen client {p} {{ tls direct }}\n"));
     }
-    for p in ports("s2s_ports", &[5269]) {
+    for p in ports("s2s_ports") {
         out.push_str(&format!("listen federation {p}\n"));
     }
     // The paths of `http_paths` the language has (websocket, bosh, uploads); an upload component needs
@@ -345,7 +343,9 @@ fn listeners(global: &Section, uploads: bool) -> String {
         _ => vec![],
     };
     let mut items = Vec::new();
-    for (module, statement) in [("websocket", "websocket"), ("bosh", "bosh"), ("file_share", "upload")] {
+    for (module, statement) in
+        [(facts::WEBSOCKET.prosody, "websocket"), (facts::BOSH.prosody, "bosh"), ("file_share", "upload")]
+    {
         let path = paths.iter().find_map(|(k, v)| match (k, v) {
             (Key::Name(n), Value::Str(p)) if n == module => Some(p.clone()),
             _ => None,
@@ -356,7 +356,11 @@ fn listeners(global: &Section, uploads: bool) -> String {
             None => {}
         }
     }
-    let http = ports("http_ports", if uploads { &[5280] } else { &[] });
+    // Prosody's own default http port, which it opens only for http modules: here only for uploads.
+    let http = match ports("http_ports") {
+        set if !set.is_empty() || !uploads => set,
+        _ => vec![5280],
+    };
     for p in http {
         let block = if items.is_empty() { String::new() } else { format!(" {{ {} }}", items.join("; ")) };
         out.push_str(&format!("listen http {p}{block}\n"));
@@ -369,8 +373,7 @@ fn listeners(global: &Section, uploads: bool) -> String {
 fn raw(want: &Config, plan: &Plan) -> String {
     let mut body = String::new();
     for section in &want.sections {
-        let whole = plan.whole.contains(&section.name)
-            || (section.kind == Kind::Component && component_missing(want, plan, &section.name));
+        let whole = whole(want, plan, section);
         let mut lines: Vec<String> = Vec::new();
         for s in &section.settings {
             // Implied by the section line, but for `Host "*"`'s mark on the global section.
@@ -422,19 +425,8 @@ fn raw(want: &Config, plan: &Plan) -> String {
     if body.is_empty() {
         return body;
     }
-    let mut names: Vec<String> = Vec::new();
-    for section in &want.sections {
-        let whole = plan.whole.contains(&section.name)
-            || (section.kind == Kind::Component && component_missing(want, plan, &section.name));
-        let kept = section
-            .settings
-            .iter()
-            .filter(|s| !IMPLIED.contains(&s.name.as_str()))
-            .filter(|s| whole || plan.kept.contains(&(section.name.clone(), s.name.clone())));
-        let prefix = if section.name == "*" { String::new() } else { format!("{}: ", section.name) };
-        names.extend(kept.map(|s| format!("{prefix}{}", s.name)));
-        names.extend(section.kept.iter().map(|k| format!("{prefix}{k}")));
-    }
+    let (_, mut names, unread) = sorted(want, plan);
+    names.extend(unread);
     let mut out =
         String::from("\n# Kept as written (the language does not express them, or renders them otherwise):\n");
     for chunk in names.chunks(6) {
@@ -444,9 +436,31 @@ fn raw(want: &Config, plan: &Plan) -> String {
     out
 }
 
-/// Whether a component section gets no statement (so the raw block declares it).
-fn component_missing(want: &Config, plan: &Plan, name: &str) -> bool {
-    plan.domains_only || component(want, name).is_none() || plan.whole.contains(name)
+/// Whether a section goes into the raw block whole: kept whole, or a component no statement renders
+/// (so the raw block declares it).
+fn whole(want: &Config, plan: &Plan, section: &Section) -> bool {
+    plan.whole.contains(&section.name)
+        || (section.kind == Kind::Component && (plan.domains_only || component(want, &section.name).is_none()))
+}
+
+/// An option's name in what `import` says: as it is globally, `section: name` elsewhere.
+fn label(section: &Section, name: &str) -> String {
+    if section.kind == Kind::Global { name.to_string() } else { format!("{}: {name}", section.name) }
+}
+
+/// The options (by label) the statements render, those the raw block keeps, and the `Include` and
+/// `RunScript` lines it keeps without following them.
+fn sorted(want: &Config, plan: &Plan) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (mut mapped, mut kept, mut unread) = (Vec::new(), Vec::new(), Vec::new());
+    for section in &want.sections {
+        let whole = whole(want, plan, section);
+        for s in section.settings.iter().filter(|s| !IMPLIED.contains(&s.name.as_str())) {
+            let in_raw = whole || plan.kept.contains(&(section.name.clone(), s.name.clone()));
+            (if in_raw { &mut kept } else { &mut mapped }).push(label(section, &s.name));
+        }
+        unread.extend(section.kept.iter().map(|k| label(section, k)));
+    }
+    (mapped, kept, unread)
 }
 
 /// One option as Lua: as written when it can be (its value reads no other option, no secret was
@@ -474,22 +488,8 @@ fn balanced(text: &str) -> bool {
 
 /// The report: the options (section-qualified) the statements render, those kept, the secrets.
 fn report(want: &Config, plan: &Plan, dsl: String, secrets: Vec<(String, String)>) -> Imported {
-    let mut mapped = Vec::new();
-    let mut kept = Vec::new();
-    for section in &want.sections {
-        let whole = plan.whole.contains(&section.name)
-            || (section.kind == Kind::Component && component_missing(want, plan, &section.name));
-        for s in section.settings.iter().filter(|s| !IMPLIED.contains(&s.name.as_str())) {
-            let label = if section.name == "*" { s.name.clone() } else { format!("{}: {}", section.name, s.name) };
-            if whole || plan.kept.contains(&(section.name.clone(), s.name.clone())) {
-                kept.push(label);
-            } else {
-                mapped.push(label);
-            }
-        }
-        let prefix = if section.name == "*" { String::new() } else { format!("{}: ", section.name) };
-        kept.extend(section.kept.iter().map(|k| format!("{prefix}{k}")));
-    }
+    let (mapped, mut kept, unread) = sorted(want, plan);
+    kept.extend(unread.iter().cloned());
     let added = plan
         .kept
         .iter()
@@ -498,5 +498,5 @@ fn report(want: &Config, plan: &Plan, dsl: String, secrets: Vec<(String, String)
         .collect();
     let mut seen = BTreeSet::new();
     let secrets = secrets.into_iter().filter(|s| seen.insert(s.clone())).collect();
-    Imported { dsl, mapped, kept, secrets, left_out: vec![], added }
+    Imported { dsl, mapped, kept, secrets, left_out: vec![], added, unread }
 }
